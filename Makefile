@@ -1,0 +1,54 @@
+# huzhu — two commands for a fresh machine: `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/huzhu
+export TEST_DATABASE_URL
+
+.PHONY: demo test setup system-deps lint typecheck test-sqlite test-postgres messages serve clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@command -v $(PY) >/dev/null || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+setup: $(STAMP)
+	$(BIN)/python manage.py compilemessages --ignore=.venv -v 0
+
+## make demo: set up, migrate, load the demo community, serve on http://127.0.0.1:8000
+demo: setup
+	mkdir -p var
+	$(BIN)/python manage.py migrate --no-input -v 0
+	$(BIN)/python manage.py load_demo
+	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+## make test: set up, then lint, type-check and run the whole suite on SQLite and PostgreSQL
+test: system-deps setup lint typecheck test-sqlite test-postgres
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy huzhu config
+
+test-sqlite: setup
+	DATABASE_URL= $(BIN)/pytest -p no:cacheprovider --cov --cov-report=term:skip-covered \
+		--cov-report=xml:test-output/coverage-sqlite.xml
+
+test-postgres: setup
+	bash scripts/test-postgres.sh
+
+## make messages: refresh the translation catalogue after changing user-facing strings
+messages: setup
+	$(BIN)/python manage.py makemessages -l en --ignore=.venv --ignore=var --no-location --no-obsolete
+	$(BIN)/python manage.py compilemessages --ignore=.venv -v 0
+
+clean:
+	rm -rf $(VENV) var test-output .coverage

@@ -1,0 +1,28 @@
+"""The API: django-ninja under /api/v1, OpenAPI at /api/docs. Each app contributes a router."""
+
+from ninja import NinjaAPI
+from ninja.security import SessionAuth
+
+from huzhu.core.api import ERRORS, BearerToken, install_error_handlers
+
+api = NinjaAPI(
+    title="huzhu API",
+    version="1",
+    description="互助 huzhu — community mutual aid. Authenticate with a bearer token from "
+    "POST /api/v1/auth/token or with the web session (CSRF token required for writes).",
+    auth=[BearerToken(), SessionAuth()],
+    docs_url="docs",
+    openapi_url="v1/openapi.json",
+    urls_namespace="api",
+)
+install_error_handlers(api)
+
+
+def _mount() -> None:
+    from huzhu.accounts.api import router as accounts_router
+
+    api.add_router("v1/", accounts_router)
+
+
+_mount()
+__all__ = ["ERRORS", "api"]

@@ -1,0 +1,179 @@
+"""The one settings module of huzhu. Every deployment choice comes from the environment.
+
+Each variable is listed with its default in docs/configuration.md and .env.example.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+# development | production. Production refuses to start with development keys.
+HUZHU_ENV = env("HUZHU_ENV", "development")
+PRODUCTION = HUZHU_ENV == "production"
+
+DEBUG = env_bool("HUZHU_DEBUG", not PRODUCTION)
+
+# Development-only fallbacks: fixed so that a demo database stays readable across restarts.
+_DEV_SECRET = "dev-only-secret-key-do-not-use-in-production-0123456789abcdef"  # noqa: S105
+_DEV_PII_KEYS = "dev1:ZGV2LW9ubHktcGlpLWtleS0zMi1ieXRlcy1sb25nISE="
+_DEV_PII_INDEX_KEY = "dev-only-pii-index-key"
+
+SECRET_KEY = env("HUZHU_SECRET_KEY", "" if PRODUCTION else _DEV_SECRET)
+# Comma-separated "id:base64key" pairs, the first one encrypts, all of them decrypt.
+HUZHU_PII_KEYS = env("HUZHU_PII_KEYS", "" if PRODUCTION else _DEV_PII_KEYS)
+# Secret for the keyed hash (blind index) that lets us look a person up by phone number.
+HUZHU_PII_INDEX_KEY = env("HUZHU_PII_INDEX_KEY", "" if PRODUCTION else _DEV_PII_INDEX_KEY)
+
+if PRODUCTION:
+    for _name, _value in (
+        ("HUZHU_SECRET_KEY", SECRET_KEY),
+        ("HUZHU_PII_KEYS", HUZHU_PII_KEYS),
+        ("HUZHU_PII_INDEX_KEY", HUZHU_PII_INDEX_KEY),
+    ):
+        if not _value:
+            raise ImproperlyConfigured(f"{_name} must be set when HUZHU_ENV=production")
+
+ALLOWED_HOSTS = [h.strip() for h in env("HUZHU_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
+CSRF_TRUSTED_ORIGINS = [o for o in env("HUZHU_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "huzhu.core",
+    "huzhu.orgs",
+    "huzhu.accounts",
+    "huzhu.audit",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "huzhu.core.middleware.RequestContextMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "huzhu.core.context_processors.ui",
+            ],
+        },
+    }
+]
+
+# SQLite file by default; DATABASE_URL (postgres://...) selects PostgreSQL.
+_default_sqlite = f"sqlite:///{BASE_DIR / 'var' / 'huzhu.sqlite3'}"
+DATABASES = {
+    "default": dj_database_url.parse(
+        env("DATABASE_URL", _default_sqlite), conn_max_age=int(env("HUZHU_DB_CONN_MAX_AGE", "0"))
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"].update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
+    )
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.Person"
+AUTHENTICATION_BACKENDS = ["huzhu.accounts.auth.PhoneBackend"]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Chinese is the source language of the UI; English is complete.
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("英文"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = env("HUZHU_TIME_ZONE", "Asia/Shanghai")
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env("HUZHU_STATIC_ROOT", str(BASE_DIR / "var" / "static")))
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(env("HUZHU_MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
+# Roster uploads and other files: refuse anything larger (bytes).
+HUZHU_MAX_UPLOAD_BYTES = int(env("HUZHU_MAX_UPLOAD_BYTES", str(5 * 1024 * 1024)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = HUZHU_MAX_UPLOAD_BYTES
+FILE_UPLOAD_MAX_MEMORY_SIZE = HUZHU_MAX_UPLOAD_BYTES
+
+SESSION_COOKIE_SECURE = env_bool("HUZHU_SECURE_COOKIES", PRODUCTION)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if PRODUCTION:
+    SECURE_SSL_REDIRECT = env_bool("HUZHU_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = int(env("HUZHU_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+EMAIL_BACKEND = env("HUZHU_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+
+# Number of rows per page in lists.
+HUZHU_PAGE_SIZE = int(env("HUZHU_PAGE_SIZE", "25"))
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"pii": {"()": "huzhu.core.logging.MaskPIIFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["pii"]},
+    },
+    "root": {"handlers": ["console"], "level": env("HUZHU_LOG_LEVEL", "WARNING")},
+}

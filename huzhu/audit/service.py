@@ -1,0 +1,74 @@
+"""record(): the one way to write an audit entry, called inside every action's transaction."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.db import models, transaction
+
+from huzhu.core import clock
+from huzhu.core.middleware import client_ip
+
+if TYPE_CHECKING:
+    from huzhu.audit.models import AuditEntry
+
+# Keys whose values are never written to the audit log in clear.
+SECRET_KEYS = {"password", "phone", "id_number", "emergency_contact", "address_detail", "token",
+               "key", "secret"}
+
+
+def mask_values(values: dict[str, Any] | None) -> dict[str, Any]:
+    """Replace secret values by a marker and make every value JSON-safe."""
+    out: dict[str, Any] = {}
+    for key, value in (values or {}).items():
+        if key in SECRET_KEYS or key.endswith(("_hash", "password")):
+            out[key] = "***" if value not in (None, "") else ""
+        elif isinstance(value, models.Model):
+            out[key] = str(value.pk)
+        elif isinstance(value, (str, int, bool)) or value is None:
+            out[key] = value
+        elif isinstance(value, (list, tuple)):
+            out[key] = [str(v) for v in value]
+        else:
+            out[key] = str(value)
+    return out
+
+
+def record(
+    code: str,
+    *,
+    actor: Any,
+    target: models.Model | None = None,
+    community: Any = None,
+    alliance: Any = None,
+    old: dict[str, Any] | None = None,
+    new: dict[str, Any] | None = None,
+    on_behalf_of: Any = None,
+    scope: str = "",
+) -> AuditEntry:
+    """Write one audit entry. Must run inside the action's transaction."""
+    from huzhu.audit.models import AuditEntry
+
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("audit.record must be called inside the action's transaction")
+    actor_obj = actor if actor is not None and getattr(actor, "pk", None) else None
+    if community is None and target is not None:
+        community = getattr(target, "community", None)
+    if alliance is None and community is not None:
+        alliance = community.alliance
+    return AuditEntry.objects.create(
+        created_at=clock.now(),
+        actor=actor_obj,
+        actor_label=str(actor) if actor is not None else "system",
+        on_behalf_of=on_behalf_of,
+        code=code,
+        target_type=target._meta.label_lower if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        target_label=str(target)[:200] if target is not None else "",
+        alliance=alliance,
+        community=community,
+        scope=scope or (str(community) if community is not None else ""),
+        old_values=mask_values(old),
+        new_values=mask_values(new),
+        ip=client_ip(),
+    )
