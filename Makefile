@@ -47,7 +47,7 @@ test-postgres: setup
 
 ## make messages: refresh the translation catalogue after changing user-facing strings
 messages: setup
-	$(BIN)/python manage.py makemessages -l en --ignore=.venv --ignore=var --no-location --no-obsolete
+	$(BIN)/python manage.py makemessages -l en --ignore=.venv --ignore=var --ignore=tests --ignore='huzhu/*/tests' --ignore=bench --ignore=scripts --no-location --no-obsolete
 	$(BIN)/python manage.py compilemessages --ignore=.venv -v 0
 
 clean:

@@ -35,23 +35,45 @@ def world(db: Any) -> World:
     from huzhu.orgs.models import Alliance, Building, Community, Group
 
     alliance = Alliance.objects.create(name="测试联盟", name_en="Test Alliance")
-    community = Community.objects.create(alliance=alliance, name="阳光小区", name_en="Sunshine",
-                                         latitude="31.230000", longitude="121.470000")
+    community = Community.objects.create(
+        alliance=alliance,
+        name="阳光小区",
+        name_en="Sunshine",
+        latitude="31.230000",
+        longitude="121.470000",
+    )
     other = Community.objects.create(alliance=alliance, name="月光小区", name_en="Moonlight")
-    building = Building.objects.create(community=community, name="1号楼", floors=6,
-                                       latitude="31.231000", longitude="121.471000")
+    building = Building.objects.create(
+        community=community, name="1号楼", floors=6, latitude="31.231000", longitude="121.471000"
+    )
     building2 = Building.objects.create(community=community, name="2号楼", floors=6)
     other_building = Building.objects.create(community=other, name="9号楼", floors=6)
-    household = Household.objects.create(community=community, building=building, room="101",
-                                         floor=1, address_detail="阳光路1号1号楼101室")
+    household = Household.objects.create(
+        community=community,
+        building=building,
+        room="101",
+        floor=1,
+        address_detail="阳光路1号1号楼101室",
+    )
     Household.objects.create(community=community, building=building2, room="201", floor=2)
-    other_household = Household.objects.create(community=other, building=other_building,
-                                               room="901", floor=9)
+    other_household = Household.objects.create(
+        community=other, building=other_building, room="901", floor=9
+    )
     group = Group.objects.create(community=community, name="客服关爱", name_en="Care")
     subgroup = Group.objects.create(community=community, parent=group, name="电话回访")
     other_group = Group.objects.create(community=other, name="物流组")
-    return World(alliance, community, other, building, other_building, household,
-                 other_household, group, subgroup, other_group)
+    return World(
+        alliance,
+        community,
+        other,
+        building,
+        other_building,
+        household,
+        other_household,
+        group,
+        subgroup,
+        other_group,
+    )
 
 
 class Cast(dict[str, Any]):
@@ -90,8 +112,11 @@ def cast(world: World, django_db_blocker: Any) -> Cast:
     people = Cast()
     for role, phone in ROLE_PHONES.items():
         community = world.other_community if role == "outsider" else world.community
-        household = world.household if role == "resident" else (
-            world.other_household if role == "outsider" else None)
+        household = (
+            world.household
+            if role == "resident"
+            else (world.other_household if role == "outsider" else None)
+        )
         p = Person(name=role.replace("_", " ").title(), community=community, household=household)
         p.set_phone(phone)
         p.password = password_hash
@@ -99,24 +124,35 @@ def cast(world: World, django_db_blocker: Any) -> Cast:
         people[role] = p
         base = {"person": p}
         if role == "outsider":
-            RoleGrant.objects.create(role="branch_head", scope_kind="community",
-                                     community=world.other_community, **base)
+            RoleGrant.objects.create(
+                role="branch_head", scope_kind="community", community=world.other_community, **base
+            )
             continue
-        RoleGrant.objects.create(role="resident", scope_kind="community",
-                                 community=world.community, **base)
+        RoleGrant.objects.create(
+            role="resident", scope_kind="community", community=world.community, **base
+        )
         if role == "volunteer":
-            RoleGrant.objects.create(role="volunteer", scope_kind="community",
-                                     community=world.community, **base)
+            RoleGrant.objects.create(
+                role="volunteer", scope_kind="community", community=world.community, **base
+            )
         elif role == "building_manager":
-            RoleGrant.objects.create(role=role, scope_kind="building", community=world.community,
-                                     building=world.building, **base)
+            RoleGrant.objects.create(
+                role=role,
+                scope_kind="building",
+                community=world.community,
+                building=world.building,
+                **base,
+            )
         elif role in ("group_member", "group_leader"):
-            RoleGrant.objects.create(role=role, scope_kind="group", community=world.community,
-                                     group=world.group, **base)
+            RoleGrant.objects.create(
+                role=role, scope_kind="group", community=world.community, group=world.group, **base
+            )
         elif role == "district_admin":
-            RoleGrant.objects.create(role=role, scope_kind="alliance", alliance=world.alliance,
-                                     **base)
+            RoleGrant.objects.create(
+                role=role, scope_kind="alliance", alliance=world.alliance, **base
+            )
         elif role != "resident":
-            RoleGrant.objects.create(role=role, scope_kind="community",
-                                     community=world.community, **base)
+            RoleGrant.objects.create(
+                role=role, scope_kind="community", community=world.community, **base
+            )
     return people

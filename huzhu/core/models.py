@@ -58,7 +58,11 @@ class AppendOnlyModel(models.Model):
 
 
 def append_only_trigger_sql(table: str) -> tuple[str, str]:
-    """Forward/backward SQL for a PostgreSQL trigger that rejects UPDATE and DELETE on ``table``."""
+    """Forward/backward SQL for a PostgreSQL trigger that rejects UPDATE and DELETE on ``table``.
+
+    TRUNCATE stays an owner's operation (restores, the test suite's flush); the application's
+    database role should not own the tables in production (docs/architecture.md).
+    """
     fn = f"{table}_append_only"
     forward = f"""
 CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger AS $$
@@ -68,12 +72,9 @@ END;
 $$ LANGUAGE plpgsql;
 CREATE TRIGGER {fn}_trg BEFORE UPDATE OR DELETE ON {table}
   FOR EACH ROW EXECUTE FUNCTION {fn}();
-CREATE TRIGGER {fn}_trunc BEFORE TRUNCATE ON {table}
-  FOR EACH STATEMENT EXECUTE FUNCTION {fn}();
 """
     backward = f"""
 DROP TRIGGER IF EXISTS {fn}_trg ON {table};
-DROP TRIGGER IF EXISTS {fn}_trunc ON {table};
 DROP FUNCTION IF EXISTS {fn}();
 """
     return forward, backward

@@ -7,12 +7,12 @@ from huzhu.core.models import append_only_trigger_sql
 
 def forward(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(append_only_trigger_sql("audit_auditentry")[0])
+        schema_editor.execute(append_only_trigger_sql("audit_auditentry")[0], params=None)
 
 
 def backward(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(append_only_trigger_sql("audit_auditentry")[1])
+        schema_editor.execute(append_only_trigger_sql("audit_auditentry")[1], params=None)
 
 
 class Migration(migrations.Migration):

@@ -1,0 +1,363 @@
+"""The permission matrix (ARCHITECTURE.md S1), generated from the URL configuration and the
+OpenAPI schema: every URL and API operation × every role of the cast × an object in scope and
+one from another community. A URL or operation without a rule here fails the suite.
+
+Expected answers, from one rule per route (the roles allowed on the in-scope object):
+- in-scope object: an allowed role succeeds (2xx, or a redirect that is not to the login page);
+  another role of the community gets 403; the outsider (branch head of the other community)
+  gets 404;
+- the other community's object: the outsider succeeds when branch heads are allowed, else 403;
+  the district admin (alliance scope) succeeds when allowed, else 403; everyone else gets 404;
+- anonymous: pages redirect to the login page, API operations answer 401.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from conftest import ROLE_PHONES
+
+ROLES = tuple(ROLE_PHONES)  # includes "outsider"
+ALL = frozenset(ROLES) - {"outsider"}
+EVERYONE = frozenset(ROLES)
+
+
+@dataclass(frozen=True)
+class Rule:
+    obj: str | None  # kind of object the route loads (see OBJECTS); None: no object
+    allowed: frozenset[str]  # roles that succeed on the in-scope object
+    method: str = "GET"
+    data: Callable[[Any, Any, bool], dict[str, Any]] | None = None
+    public: bool = False  # works without signing in
+    # For routes without an object: roles that succeed (others 403); "outsider" included if it
+    # should succeed with its own community.
+    other_param: str | None = None  # list page filter taking the other community's id → 404
+    json: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _job(world: Any, own: bool) -> Any:
+    from huzhu.orgs.models import JobDescription
+
+    group = world.group if own else world.other_group
+    return JobDescription.objects.create(
+        community=group.community, group=group, title="岗位", purpose="目的", duties="职责"
+    )
+
+
+def _person(world: Any, cast: Any, own: bool) -> Any:
+    if own:
+        return cast.resident
+    from huzhu.accounts.models import Person
+
+    p = Person(name="外区居民", community=world.other_community, household=world.other_household)
+    p.set_phone("13700000077")
+    p.set_unusable_password()
+    p.save()
+    return p
+
+
+def _grant(world: Any, cast: Any, own: bool) -> Any:
+    from huzhu.accounts.models import RoleGrant
+
+    person = _person(world, cast, own)
+    community = world.community if own else world.other_community
+    return RoleGrant.objects.create(
+        person=person, role="volunteer", scope_kind="community", community=community
+    )
+
+
+OBJECTS: dict[str, Callable[[Any, Any, bool], Any]] = {
+    "community": lambda w, c, own: w.community if own else w.other_community,
+    "building": lambda w, c, own: w.building if own else w.other_building,
+    "household": lambda w, c, own: w.household if own else w.other_household,
+    "group": lambda w, c, own: w.group if own else w.other_group,
+    "job": lambda w, c, own: _job(w, own),
+    "person": _person,
+    "grant": _grant,
+}
+
+BH = "branch_head"
+DA = "district_admin"
+BM = "building_manager"
+BR = "broker"
+FO = "finance_officer"
+GL = "group_leader"
+GM = "group_member"
+
+# One rule per URL name. Keep in step with docs/permissions.md.
+PAGE_RULES: dict[str, Rule] = {
+    "home": Rule(None, EVERYONE),
+    "toggle_large_text": Rule(None, EVERYONE, method="POST", public=True),
+    "set_language": Rule(
+        None, EVERYONE, method="POST", public=True, data=lambda w, c, own: {"language": "en"}
+    ),
+    "accounts:login": Rule(None, EVERYONE, public=True),
+    "accounts:logout": Rule(None, EVERYONE, method="POST", public=True),
+    "accounts:profile": Rule(None, EVERYONE),
+    # orgs
+    "orgs:community_list": Rule(
+        None, frozenset({BH, DA, FO, BR, BM, GM, GL, "outsider"})
+    ),
+    "orgs:community_create": Rule(None, frozenset({DA})),
+    "orgs:community_detail": Rule("community", frozenset({BH, FO, BR, DA})),
+    "orgs:community_edit": Rule("community", frozenset({BH, DA})),
+    "orgs:settings": Rule("community", frozenset({BH, DA})),
+    "orgs:building_create": Rule("community", frozenset({BH})),
+    "orgs:building_detail": Rule("building", frozenset({BH, BM, BR, DA})),
+    "orgs:building_edit": Rule("building", frozenset({BH})),
+    "orgs:building_settings": Rule("building", frozenset({BH, DA})),
+    "orgs:household_create": Rule("building", frozenset({BH, BM})),
+    "orgs:household_detail": Rule("household", frozenset({BH, BM, BR, DA})),
+    "orgs:household_edit": Rule("household", frozenset({BH, BM})),
+    "orgs:household_reveal": Rule("household", frozenset({BH, BM}), method="POST"),
+    "orgs:group_list": Rule("community", frozenset({BH, DA})),
+    "orgs:group_create": Rule("community", frozenset({BH, GL})),
+    "orgs:group_detail": Rule("group", frozenset({BH, GL, GM, DA})),
+    "orgs:group_edit": Rule("group", frozenset({BH, GL})),
+    "orgs:job_create": Rule("community", frozenset({BH, GL})),
+    "orgs:job_detail": Rule("job", frozenset({BH, GL, GM, DA})),
+    "orgs:job_edit": Rule("job", frozenset({BH, GL})),
+}
+
+# Routes left out of the matrix, each with its reason.
+EXEMPT = {
+    "admin": "Django admin: superusers only (is_staff), covered by test_admin_is_staff_only",
+}
+
+
+def _walk(patterns: list[Any], prefix: str = "", ns: str = "") -> Iterator[tuple[str, str]]:
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            sub_ns = f"{ns}{p.namespace}:" if p.namespace else ns
+            yield from _walk(p.url_patterns, prefix + str(p.pattern), sub_ns)
+        elif isinstance(p, URLPattern) and p.name:
+            yield f"{ns}{p.name}", prefix + str(p.pattern)
+
+
+def url_names() -> dict[str, str]:
+    return {
+        name: route
+        for name, route in _walk(get_resolver().url_patterns)
+        if not name.startswith(("api:", "admin:"))
+    }
+
+
+def test_every_url_has_a_rule() -> None:
+    names = set(url_names())
+    missing = sorted(names - set(PAGE_RULES))
+    stale = sorted(set(PAGE_RULES) - names)
+    assert not missing, f"URLs without a permission rule: {missing}"
+    assert not stale, f"rules for URLs that no longer exist: {stale}"
+
+
+def _kwargs_for(route: str, obj: Any) -> dict[str, Any]:
+    return {k: obj.pk for k in re.findall(r"<(?:\w+:)?(\w+)>", route)}
+
+
+def _expected(rule: Rule, role: str, own: bool) -> str:
+    if role == "anonymous":
+        return "ok" if rule.public else "login"
+    if rule.obj is None and rule.other_param is None:
+        return "ok" if role in rule.allowed else "403"
+    if own:
+        if role == "outsider":
+            return "404"
+        return "ok" if role in rule.allowed else "403"
+    if role == "outsider":
+        return "ok" if BH in rule.allowed else "403"
+    if role == DA:
+        return "ok" if DA in rule.allowed else "403"
+    return "404"
+
+
+def _verdict(resp: Any, api: bool) -> str:
+    code = resp.status_code
+    if code in (401,):
+        return "login"
+    if code in (302, 303) and "/accounts/login/" in resp.get("Location", ""):
+        return "login"
+    if code in (403, 404):
+        return str(code)
+    if 200 <= code < 400:
+        return "ok"
+    return f"unexpected {code}"
+
+
+def _page_cases() -> Iterator[Any]:
+    for name in sorted(url_names()):
+        rule = PAGE_RULES.get(name)
+        if rule is None:
+            continue
+        scopes = (True,) if rule.obj is None and rule.other_param is None else (True, False)
+        for own in scopes:
+            yield pytest.param(name, own, id=f"{name}-{'own' if own else 'other'}")
+
+
+def _run_roles(
+    client: Any, cast: Any, do: Callable[[], Any], expect: Callable[[str], str], api: bool
+) -> list[str]:
+    failures = []
+    for role in (*ROLES, "anonymous"):
+        with transaction.atomic():
+            client.logout()
+            if role != "anonymous":
+                client.force_login(cast[role])
+            try:
+                resp = do()
+                got = _verdict(resp, api)
+            except Exception as exc:  # a server error is a failure of the matrix too
+                got = f"exception {type(exc).__name__}: {exc}"
+            want = expect(role)
+            if got != want:
+                failures.append(f"{role}: expected {want}, got {got}")
+            transaction.set_rollback(True)
+    return failures
+
+
+@pytest.mark.parametrize(("name", "own"), list(_page_cases()))
+def test_page_matrix(name: str, own: bool, world: Any, cast: Any, client: Any) -> None:
+    from django.urls import reverse
+
+    rule = PAGE_RULES[name]
+    route = url_names()[name]
+    obj = OBJECTS[rule.obj](world, cast, own) if rule.obj else None
+    url = reverse(name, kwargs=_kwargs_for(route, obj) if obj is not None else {})
+    params: dict[str, Any] = {}
+    if rule.other_param and not own:
+        params[rule.other_param] = world.other_community.pk
+
+    def do() -> Any:
+        data = rule.data(world, cast, own) if rule.data else {}
+        if rule.method == "POST":
+            return client.post(url, data)
+        return client.get(url, {**params, **data})
+
+    failures = _run_roles(client, cast, do, lambda role: _expected(rule, role, own), api=False)
+    assert not failures, f"{rule.method} {url}:\n" + "\n".join(failures)
+
+
+# One rule per API operation, keyed "METHOD /path/{param}".
+API_RULES: dict[str, Rule] = {
+    "POST /api/v1/auth/token": Rule(
+        None,
+        EVERYONE,
+        method="POST",
+        public=True,
+        json=True,
+        data=lambda w, c, own: {"phone": ROLE_PHONES["resident"], "password": "huzhu-test-pass-1"},
+    ),
+    "GET /api/v1/me": Rule(None, EVERYONE),
+    # orgs
+    "GET /api/v1/communities": Rule(None, EVERYONE),
+    "GET /api/v1/communities/{community_id}": Rule("community", frozenset({BH, FO, BR, DA})),
+    "PATCH /api/v1/communities/{community_id}": Rule(
+        "community", frozenset({BH, DA}), method="PATCH", data=lambda w, c, own: {"district": "普陀"}
+    ),
+    "GET /api/v1/communities/{community_id}/buildings": Rule(
+        "community", frozenset({BH, FO, BR, DA})
+    ),
+    "POST /api/v1/communities/{community_id}/buildings": Rule(
+        "community", frozenset({BH}), method="POST", data=lambda w, c, own: {"name": "99号楼"}
+    ),
+    "GET /api/v1/buildings/{building_id}": Rule("building", frozenset({BH, BM, BR, DA})),
+    "PATCH /api/v1/buildings/{building_id}": Rule(
+        "building", frozenset({BH}), method="PATCH", data=lambda w, c, own: {"floors": 7}
+    ),
+    "GET /api/v1/buildings/{building_id}/households": Rule(
+        "building", frozenset({BH, BM, BR, DA})
+    ),
+    "POST /api/v1/buildings/{building_id}/households": Rule(
+        "building", frozenset({BH, BM}), method="POST", data=lambda w, c, own: {"room": "606"}
+    ),
+    "GET /api/v1/communities/{community_id}/groups": Rule("community", frozenset({BH, DA})),
+    "POST /api/v1/communities/{community_id}/groups": Rule(
+        "community",
+        frozenset({BH, GL}),
+        method="POST",
+        data=lambda w, c, own: {
+            "name": "新小组",
+            "parent_id": (w.group if own else w.other_group).pk,
+        },
+    ),
+    "GET /api/v1/groups/{group_id}": Rule("group", frozenset({BH, GL, GM, DA})),
+    "GET /api/v1/communities/{community_id}/settings": Rule("community", frozenset({BH, DA})),
+    "PUT /api/v1/communities/{community_id}/settings/{key}": Rule(
+        "community",
+        frozenset({BH, DA}),
+        method="PUT",
+        data=lambda w, c, own: {"value": "45"},
+        extra={"key": "needs.review_minutes"},
+    ),
+}
+
+
+def api_operations() -> dict[str, tuple[str, str]]:
+    from config.api import api
+
+    schema = api.get_openapi_schema()
+    ops = {}
+    for path, methods in schema["paths"].items():
+        for method in methods:
+            if method.upper() in {"GET", "POST", "PUT", "PATCH", "DELETE"}:
+                ops[f"{method.upper()} {path}"] = (method.upper(), path)
+    return ops
+
+
+def test_every_api_operation_has_a_rule() -> None:
+    ops = set(api_operations())
+    missing = sorted(ops - set(API_RULES))
+    stale = sorted(set(API_RULES) - ops)
+    assert not missing, f"API operations without a permission rule: {missing}"
+    assert not stale, f"rules for API operations that no longer exist: {stale}"
+
+
+def _api_cases() -> Iterator[Any]:
+    for key in sorted(api_operations()):
+        rule = API_RULES.get(key)
+        if rule is None:
+            continue
+        scopes = (True,) if rule.obj is None and rule.other_param is None else (True, False)
+        for own in scopes:
+            yield pytest.param(key, own, id=f"{key}-{'own' if own else 'other'}")
+
+
+@pytest.mark.parametrize(("key", "own"), list(_api_cases()))
+def test_api_matrix(key: str, own: bool, world: Any, cast: Any, client: Any) -> None:
+    import json
+
+    rule = API_RULES[key]
+    method, path = api_operations()[key]
+    obj = OBJECTS[rule.obj](world, cast, own) if rule.obj else None
+    url = re.sub(
+        r"\{(\w+)\}",
+        lambda m: str(rule.extra.get(m.group(1), obj.pk if obj is not None else 0)),
+        path,
+    )
+    params: dict[str, Any] = {}
+    if rule.other_param and not own:
+        params[rule.other_param] = world.other_community.pk
+
+    def do() -> Any:
+        data = rule.data(world, cast, own) if rule.data else {}
+        if method == "GET":
+            return client.get(url, {**params, **data})
+        return client.generic(method, url, json.dumps(data), content_type="application/json")
+
+    failures = _run_roles(client, cast, do, lambda role: _expected(rule, role, own), api=True)
+    assert not failures, f"{method} {url}:\n" + "\n".join(failures)
+
+
+def test_admin_is_staff_only(client: Any, cast: Any) -> None:
+    """The Django admin is for superusers: nobody of the cast gets past its login."""
+    for role in ROLES:
+        client.force_login(cast[role])
+        resp = client.get("/admin/")
+        assert resp.status_code == 302 and "/admin/login/" in resp["Location"], role
