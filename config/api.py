@@ -20,8 +20,14 @@ install_error_handlers(api)
 
 def _mount() -> None:
     from huzhu.accounts.api import router as accounts_router
+    from huzhu.accounts.roster_api import router as roster_router
+    from huzhu.audit.api import router as audit_router
+    from huzhu.orgs.api import router as orgs_router
 
     api.add_router("v1/", accounts_router)
+    api.add_router("v1/", roster_router)
+    api.add_router("v1/", audit_router)
+    api.add_router("v1/", orgs_router)
 
 
 _mount()

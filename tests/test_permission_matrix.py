@@ -41,6 +41,10 @@ class Rule:
     other_param: str | None = None  # list page filter taking the other community's id → 404
     json: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    # The object belongs to the resident of the cast (their own slot, skill …): only they
+    # succeed, everybody else gets 404.
+    owner_only: bool = False
+    multipart: bool = False  # send ``data`` as a multipart form (file uploads)
 
 
 def _job(world: Any, own: bool) -> Any:
@@ -74,7 +78,51 @@ def _grant(world: Any, cast: Any, own: bool) -> Any:
     )
 
 
+def _slot(world: Any, cast: Any, own: bool) -> Any:
+    import datetime as dt
+
+    from huzhu.accounts.models import AvailabilitySlot
+
+    return AvailabilitySlot.objects.create(
+        person=cast.resident, weekday=2, start_time=dt.time(9), end_time=dt.time(11)
+    )
+
+
+def _exception(world: Any, cast: Any, own: bool) -> Any:
+    import datetime as dt
+
+    from huzhu.accounts.models import AvailabilityException
+
+    return AvailabilityException.objects.create(
+        person=cast.resident, date=dt.date.today() + dt.timedelta(days=3), available=False
+    )
+
+
+def _skill() -> Any:
+    from huzhu.accounts.models import Skill
+
+    return Skill.objects.get_or_create(
+        code="haircut", defaults={"name": "理发", "name_en": "Haircut"}
+    )[0]
+
+
+def _roster_file(world: Any, cast: Any, own: bool) -> dict[str, Any]:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    body = "姓名,手机号\n张三,13655556666\n".encode()
+    return {"file": SimpleUploadedFile("roster.csv", body, content_type="text/csv")}
+
+
+def _held_skill(world: Any, cast: Any, own: bool) -> Any:
+    from huzhu.accounts.models import PersonSkill
+
+    return PersonSkill.objects.create(person=cast.resident, skill=_skill(), level=2)
+
+
 OBJECTS: dict[str, Callable[[Any, Any, bool], Any]] = {
+    "slot": _slot,
+    "exception": _exception,
+    "held_skill": _held_skill,
     "community": lambda w, c, own: w.community if own else w.other_community,
     "building": lambda w, c, own: w.building if own else w.other_building,
     "household": lambda w, c, own: w.household if own else w.other_household,
@@ -102,10 +150,37 @@ PAGE_RULES: dict[str, Rule] = {
     "accounts:login": Rule(None, EVERYONE, public=True),
     "accounts:logout": Rule(None, EVERYONE, method="POST", public=True),
     "accounts:profile": Rule(None, EVERYONE),
-    # orgs
-    "orgs:community_list": Rule(
-        None, frozenset({BH, DA, FO, BR, BM, GM, GL, "outsider"})
+    "accounts:profile_edit": Rule(None, EVERYONE),
+    "accounts:availability": Rule(None, EVERYONE),
+    "accounts:skills": Rule(None, EVERYONE),
+    "accounts:password_change": Rule(None, EVERYONE),
+    "accounts:person_list": Rule(
+        None, frozenset({BH, BM, BR, DA, "outsider"}), other_param="community"
     ),
+    "accounts:person_create": Rule(None, frozenset({BH, BM, "outsider"})),
+    "accounts:person_detail": Rule("person", frozenset({BH, BM, BR, DA})),
+    "accounts:person_reveal": Rule(
+        "person", frozenset({BH, BM}), method="POST", data=lambda w, c, own: {"field": "phone"}
+    ),
+    "accounts:person_edit": Rule("person", frozenset({BH, BM})),
+    "accounts:person_status": Rule(
+        "person",
+        frozenset({BH, BM}),
+        method="POST",
+        data=lambda w, c, own: {
+            "status": "suspended",
+            "until": "2031-01-01 10:00",
+            "reason": "投诉",
+        },
+    ),
+    "accounts:person_grant": Rule("person", frozenset({BH, DA})),
+    "accounts:roster_import": Rule(None, frozenset({BH, "outsider"})),
+    "accounts:roster_export": Rule(None, frozenset({BH, DA, "outsider"}), other_param="community"),
+    "audit:list": Rule(None, frozenset({BH, DA, "outsider"}), other_param="community"),
+    "audit:export": Rule(None, frozenset({BH, DA, "outsider"}), other_param="community"),
+    "accounts:grant_revoke": Rule("grant", frozenset({BH, DA}), method="POST"),
+    # orgs
+    "orgs:community_list": Rule(None, frozenset({BH, DA, FO, BR, BM, GM, GL, "outsider"})),
     "orgs:community_create": Rule(None, frozenset({DA})),
     "orgs:community_detail": Rule("community", frozenset({BH, FO, BR, DA})),
     "orgs:community_edit": Rule("community", frozenset({BH, DA})),
@@ -165,8 +240,15 @@ def _kwargs_for(route: str, obj: Any) -> dict[str, Any]:
 def _expected(rule: Rule, role: str, own: bool) -> str:
     if role == "anonymous":
         return "ok" if rule.public else "login"
-    if rule.obj is None and rule.other_param is None:
-        return "ok" if role in rule.allowed else "403"
+    if rule.owner_only:
+        return "ok" if role == "resident" else "404"
+    if rule.obj is None:
+        if own:
+            return "ok" if role in rule.allowed else "403"
+        # A list filtered by the other community: outside one's scope is 404 first.
+        if role in ("outsider", DA):
+            return "ok" if role in rule.allowed else "403"
+        return "404"
     if own:
         if role == "outsider":
             return "404"
@@ -202,7 +284,12 @@ def _page_cases() -> Iterator[Any]:
 
 
 def _run_roles(
-    client: Any, cast: Any, do: Callable[[], Any], expect: Callable[[str], str], api: bool
+    client: Any,
+    cast: Any,
+    do: Callable[[], Any],
+    expect: Callable[[str], str],
+    api: bool,
+    public: bool = False,
 ) -> list[str]:
     failures = []
     for role in (*ROLES, "anonymous"):
@@ -216,6 +303,8 @@ def _run_roles(
             except Exception as exc:  # a server error is a failure of the matrix too
                 got = f"exception {type(exc).__name__}: {exc}"
             want = expect(role)
+            if want == "ok" and got == "login" and public:
+                got = "ok"  # a public route that ends on the login page (logout)
             if got != want:
                 failures.append(f"{role}: expected {want}, got {got}")
             transaction.set_rollback(True)
@@ -240,7 +329,9 @@ def test_page_matrix(name: str, own: bool, world: Any, cast: Any, client: Any) -
             return client.post(url, data)
         return client.get(url, {**params, **data})
 
-    failures = _run_roles(client, cast, do, lambda role: _expected(rule, role, own), api=False)
+    failures = _run_roles(
+        client, cast, do, lambda role: _expected(rule, role, own), api=False, public=rule.public
+    )
     assert not failures, f"{rule.method} {url}:\n" + "\n".join(failures)
 
 
@@ -255,11 +346,98 @@ API_RULES: dict[str, Rule] = {
         data=lambda w, c, own: {"phone": ROLE_PHONES["resident"], "password": "huzhu-test-pass-1"},
     ),
     "GET /api/v1/me": Rule(None, EVERYONE),
+    # accounts
+    "GET /api/v1/people": Rule(
+        None, frozenset({BH, BM, BR, DA, "outsider"}), other_param="community"
+    ),
+    "POST /api/v1/people": Rule(
+        "community",
+        frozenset({BH, BM}),
+        method="POST",
+        data=lambda w, c, own: {
+            "community_id": (w.community if own else w.other_community).pk,
+            "household_id": (w.household if own else w.other_household).pk,
+            "name": "新居民",
+            "phone": "13611112222",
+        },
+    ),
+    "GET /api/v1/people/{person_id}": Rule("person", frozenset({BH, BM, BR, DA})),
+    "PATCH /api/v1/people/{person_id}": Rule(
+        "person", frozenset({BH, BM}), method="PATCH", data=lambda w, c, own: {"name": "改名"}
+    ),
+    "POST /api/v1/people/{person_id}/reveal": Rule(
+        "person", frozenset({BH, BM}), method="POST", data=lambda w, c, own: {"field": "phone"}
+    ),
+    "POST /api/v1/people/{person_id}/status": Rule(
+        "person",
+        frozenset({BH, BM}),
+        method="POST",
+        data=lambda w, c, own: {
+            "status": "frozen",
+            "until": "2031-01-01T10:00:00",
+            "reason": "恶意",
+        },
+    ),
+    "GET /api/v1/people/{person_id}/grants": Rule("person", frozenset({BH, BM, BR, DA})),
+    "POST /api/v1/people/{person_id}/grants": Rule(
+        "person",
+        frozenset({BH, DA}),
+        method="POST",
+        data=lambda w, c, own: {
+            "role": "volunteer",
+            "scope_kind": "community",
+            "scope_id": (w.community if own else w.other_community).pk,
+        },
+    ),
+    "DELETE /api/v1/grants/{grant_id}": Rule("grant", frozenset({BH, DA}), method="DELETE"),
+    "GET /api/v1/me/availability": Rule(None, EVERYONE),
+    "POST /api/v1/me/availability": Rule(
+        None,
+        EVERYONE,
+        method="POST",
+        data=lambda w, c, own: {"weekday": 1, "start_time": "09:00", "end_time": "11:00"},
+    ),
+    "DELETE /api/v1/me/availability/{slot_id}": Rule(
+        "slot", EVERYONE, method="DELETE", owner_only=True
+    ),
+    "POST /api/v1/me/availability/exceptions": Rule(
+        None,
+        EVERYONE,
+        method="POST",
+        data=lambda w, c, own: {"date": "2031-05-01", "available": False},
+    ),
+    "DELETE /api/v1/me/availability/exceptions/{exception_id}": Rule(
+        "exception", EVERYONE, method="DELETE", owner_only=True
+    ),
+    "GET /api/v1/me/skills": Rule(None, EVERYONE),
+    "POST /api/v1/me/skills": Rule(
+        None,
+        EVERYONE,
+        method="POST",
+        data=lambda w, c, own: {"skill_id": _skill().pk, "level": 3},
+    ),
+    "DELETE /api/v1/me/skills/{held_id}": Rule(
+        "held_skill", EVERYONE, method="DELETE", owner_only=True
+    ),
+    "GET /api/v1/skills": Rule(None, EVERYONE),
+    "POST /api/v1/communities/{community_id}/roster/preview": Rule(
+        "community", frozenset({BH}), method="POST", multipart=True, data=_roster_file
+    ),
+    "POST /api/v1/communities/{community_id}/roster/import": Rule(
+        "community", frozenset({BH}), method="POST", multipart=True, data=_roster_file
+    ),
+    "GET /api/v1/roster/export": Rule(
+        None, frozenset({BH, DA, "outsider"}), other_param="community"
+    ),
+    "GET /api/v1/audit": Rule(None, frozenset({BH, DA, "outsider"}), other_param="community"),
     # orgs
     "GET /api/v1/communities": Rule(None, EVERYONE),
     "GET /api/v1/communities/{community_id}": Rule("community", frozenset({BH, FO, BR, DA})),
     "PATCH /api/v1/communities/{community_id}": Rule(
-        "community", frozenset({BH, DA}), method="PATCH", data=lambda w, c, own: {"district": "普陀"}
+        "community",
+        frozenset({BH, DA}),
+        method="PATCH",
+        data=lambda w, c, own: {"district": "普陀"},
     ),
     "GET /api/v1/communities/{community_id}/buildings": Rule(
         "community", frozenset({BH, FO, BR, DA})
@@ -271,9 +449,7 @@ API_RULES: dict[str, Rule] = {
     "PATCH /api/v1/buildings/{building_id}": Rule(
         "building", frozenset({BH}), method="PATCH", data=lambda w, c, own: {"floors": 7}
     ),
-    "GET /api/v1/buildings/{building_id}/households": Rule(
-        "building", frozenset({BH, BM, BR, DA})
-    ),
+    "GET /api/v1/buildings/{building_id}/households": Rule("building", frozenset({BH, BM, BR, DA})),
     "POST /api/v1/buildings/{building_id}/households": Rule(
         "building", frozenset({BH, BM}), method="POST", data=lambda w, c, own: {"room": "606"}
     ),
@@ -349,9 +525,13 @@ def test_api_matrix(key: str, own: bool, world: Any, cast: Any, client: Any) -> 
         data = rule.data(world, cast, own) if rule.data else {}
         if method == "GET":
             return client.get(url, {**params, **data})
+        if rule.multipart:
+            return client.post(url, data)
         return client.generic(method, url, json.dumps(data), content_type="application/json")
 
-    failures = _run_roles(client, cast, do, lambda role: _expected(rule, role, own), api=True)
+    failures = _run_roles(
+        client, cast, do, lambda role: _expected(rule, role, own), api=True, public=rule.public
+    )
     assert not failures, f"{method} {url}:\n" + "\n".join(failures)
 
 

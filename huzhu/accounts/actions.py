@@ -4,6 +4,7 @@ commands all call these; each checks permission, runs in one transaction and wri
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -37,24 +38,33 @@ LANGUAGE_CODES = {"zh", "en", "yue", "wuu", "nan", "bo", "ug", "mn", "ko", "ja",
 def _clean_phone(phone: str) -> str:
     normalized = pii.normalize_phone(phone)
     if not pii.is_valid_phone(normalized):
-        raise DomainError("accounts.phone.invalid", _("手机号格式不正确，应为 11 位大陆手机号。"),
-                          details={"field": "phone"})
+        raise DomainError(
+            "accounts.phone.invalid",
+            _("手机号格式不正确，应为 11 位大陆手机号。"),
+            details={"field": "phone"},
+        )
     return normalized
 
 
 def _clean_id_number(id_number: str) -> str:
     value = pii.normalize_id_number(id_number)
     if value and not pii.is_valid_id_number(value):
-        raise DomainError("accounts.id_number.invalid", _("身份证号格式或校验位不正确。"),
-                          details={"field": "id_number"})
+        raise DomainError(
+            "accounts.id_number.invalid",
+            _("身份证号格式或校验位不正确。"),
+            details={"field": "id_number"},
+        )
     return value
 
 
 def _clean_name(name: str) -> str:
     name = (name or "").strip()
     if not name or len(name) > 50:
-        raise DomainError("accounts.name.invalid", _("姓名不能为空，且不超过 50 个字。"),
-                          details={"field": "name"})
+        raise DomainError(
+            "accounts.name.invalid",
+            _("姓名不能为空，且不超过 50 个字。"),
+            details={"field": "name"},
+        )
     return name
 
 
@@ -65,8 +75,11 @@ def _clean_languages(languages: list[str] | None) -> list[str]:
         if not code:
             continue
         if code not in LANGUAGE_CODES:
-            raise DomainError("accounts.language.invalid", _("不支持的语言代码：%(code)s")
-                              % {"code": code}, details={"field": "languages"})
+            raise DomainError(
+                "accounts.language.invalid",
+                _("不支持的语言代码：%(code)s") % {"code": code},
+                details={"field": "languages"},
+            )
         if code not in cleaned:
             cleaned.append(code)
     return cleaned
@@ -74,8 +87,49 @@ def _clean_languages(languages: list[str] | None) -> list[str]:
 
 def _clean_household(household: Household | None, community: Community | None) -> None:
     if household is not None and community is not None and household.community_id != community.pk:
-        raise DomainError("accounts.household.other_community",
-                          _("住户不属于该社区。"), details={"field": "household"})
+        raise DomainError(
+            "accounts.household.other_community",
+            _("住户不属于该社区。"),
+            details={"field": "household"},
+        )
+
+
+def _clean_coordinate(value: Any, field: str, limit: int) -> Decimal | None:
+    """A latitude (±90) or longitude (±180) with at most 6 decimals, or None."""
+    if value is None or value == "":
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        number = Decimal("NaN")
+    if not number.is_finite() or not -limit <= number <= limit:
+        raise DomainError(
+            "accounts.location.invalid",
+            _("坐标超出范围：纬度须在 -90 到 90 之间，经度须在 -180 到 180 之间。"),
+            details={"field": field},
+        )
+    return number.quantize(Decimal("0.000001"))
+
+
+def _clean_emergency_contact(value: str | None) -> str:
+    value = (value or "").strip()
+    if len(value) > 200:
+        raise DomainError(
+            "accounts.emergency_contact.too_long",
+            _("紧急联系人不超过 200 个字。"),
+            details={"field": "emergency_contact"},
+        )
+    return value
+
+
+def _clean_birth_date(value: dt.date | None) -> dt.date | None:
+    if value is not None and value > clock.today():
+        raise DomainError(
+            "accounts.birth_date.future",
+            _("出生日期不能晚于今天。"),
+            details={"field": "birth_date"},
+        )
+    return value
 
 
 def _ensure_unique_phone(phone: str, exclude_pk: int | None = None) -> None:
@@ -83,8 +137,9 @@ def _ensure_unique_phone(phone: str, exclude_pk: int | None = None) -> None:
     if exclude_pk is not None:
         qs = qs.exclude(pk=exclude_pk)
     if qs.exists():
-        raise ConflictError("accounts.phone.taken", _("该手机号已注册。"),
-                            details={"field": "phone"})
+        raise ConflictError(
+            "accounts.phone.taken", _("该手机号已注册。"), details={"field": "phone"}
+        )
 
 
 def _ensure_unique_id(id_number: str, exclude_pk: int | None = None) -> None:
@@ -94,8 +149,9 @@ def _ensure_unique_id(id_number: str, exclude_pk: int | None = None) -> None:
     if exclude_pk is not None:
         qs = qs.exclude(pk=exclude_pk)
     if qs.exists():
-        raise ConflictError("accounts.id_number.taken", _("该身份证号已登记。"),
-                            details={"field": "id_number"})
+        raise ConflictError(
+            "accounts.id_number.taken", _("该身份证号已登记。"), details={"field": "id_number"}
+        )
 
 
 @transaction.atomic
@@ -131,10 +187,10 @@ def create_person(
     person = Person(
         name=_clean_name(name),
         gender=gender,
-        birth_date=birth_date,
+        birth_date=_clean_birth_date(birth_date),
         community=community,
         household=household,
-        emergency_contact=(emergency_contact or "").strip(),
+        emergency_contact=_clean_emergency_contact(emergency_contact),
         languages=_clean_languages(languages) or ["zh"],
     )
     person.set_phone(phone)
@@ -149,17 +205,42 @@ def create_person(
     except IntegrityError:
         raise ConflictError("accounts.person.duplicate", _("该人员已存在。")) from None
     for role in roles:
-        RoleGrant.objects.create(person=person, role=role, scope_kind=ScopeKind.COMMUNITY,
-                                 community=community, granted_by=actor)
+        RoleGrant.objects.create(
+            person=person,
+            role=role,
+            scope_kind=ScopeKind.COMMUNITY,
+            community=community,
+            granted_by=actor,
+        )
     if audit:
-        record("accounts.person.created", actor=actor, target=person, community=community,
-               new={"name": person.name, "phone": phone, "id_number": id_number,
-                    "household": household, "roles": list(roles)})
+        record(
+            "accounts.person.created",
+            actor=actor,
+            target=person,
+            community=community,
+            new={
+                "name": person.name,
+                "phone": phone,
+                "id_number": id_number,
+                "household": household,
+                "roles": list(roles),
+            },
+        )
     return person
 
 
-EDITABLE_FIELDS = ("name", "gender", "birth_date", "household", "emergency_contact", "languages",
-                   "latitude", "longitude", "preferred_language", "large_text")
+EDITABLE_FIELDS = (
+    "name",
+    "gender",
+    "birth_date",
+    "household",
+    "emergency_contact",
+    "languages",
+    "latitude",
+    "longitude",
+    "preferred_language",
+    "large_text",
+)
 
 
 @transaction.atomic
@@ -187,22 +268,38 @@ def update_person(*, actor: Person, person: Person, **changes: Any) -> Person:
                 person.real_name_verified_at = None
             continue
         if field not in EDITABLE_FIELDS:
-            raise DomainError("accounts.field.not_editable", _("字段不可修改：%(field)s")
-                              % {"field": field}, details={"field": field})
+            raise DomainError(
+                "accounts.field.not_editable",
+                _("字段不可修改：%(field)s") % {"field": field},
+                details={"field": field},
+            )
         if field == "name":
             value = _clean_name(value)
         elif field == "languages":
             value = _clean_languages(value)
         elif field == "household":
             _clean_household(value, person.community)
-            if value is not None and actor.pk != person.pk:
-                policy.require(actor, "accounts.manage_person", value)
+            if (value.pk if value is not None else None) != person.household_id:
+                # Moving house is confirmed by a manager, never by the person alone.
+                policy.require(actor, "accounts.manage_person", person)
+                if value is not None:
+                    policy.require(actor, "accounts.manage_person", value)
+        elif field == "emergency_contact":
+            value = _clean_emergency_contact(value)
+        elif field == "birth_date":
+            value = _clean_birth_date(value)
+        elif field in ("latitude", "longitude"):
+            value = _clean_coordinate(value, field, 90 if field == "latitude" else 180)
+        elif field == "large_text":
+            value = bool(value)
         elif field == "gender" and value not in Gender.values:
-            raise DomainError("accounts.gender.invalid", _("性别无效。"),
-                              details={"field": "gender"})
+            raise DomainError(
+                "accounts.gender.invalid", _("性别无效。"), details={"field": "gender"}
+            )
         elif field == "preferred_language" and value not in ("zh-hans", "en"):
-            raise DomainError("accounts.language.invalid", _("不支持的界面语言。"),
-                              details={"field": field})
+            raise DomainError(
+                "accounts.language.invalid", _("不支持的界面语言。"), details={"field": field}
+            )
         current = getattr(person, field)
         if current != value:
             old[field], new[field] = current, value
@@ -214,25 +311,45 @@ def update_person(*, actor: Person, person: Person, **changes: Any) -> Person:
 
 
 @transaction.atomic
-def set_status(*, actor: Person, person: Person, status: str, until: dt.datetime | None,
-               reason: str) -> Person:
+def change_password(*, actor: Person, person: Person, password: str) -> Person:
+    """A person changes their own password (validated by the form); the audit keeps no secret."""
+    if actor.pk != person.pk:
+        raise DomainError("accounts.password.not_own", _("只能修改自己的密码。"), status=403)
+    person = Person.objects.select_for_update().get(pk=person.pk)
+    person.set_password(password)
+    person.save(update_fields=["password"])
+    record("accounts.password.changed", actor=actor, target=person, new={"password": "changed"})
+    return person
+
+
+@transaction.atomic
+def set_status(
+    *, actor: Person, person: Person, status: str, until: dt.datetime | None, reason: str
+) -> Person:
     """Suspend (e.g. 1 week after a complaint) or freeze (1 month for malicious requests)."""
     policy.require(actor, "accounts.manage_person", person)
     if status not in Status.values:
         raise DomainError("accounts.status.invalid", _("状态无效。"), details={"field": "status"})
     if status != Status.ACTIVE and until is not None and until <= clock.now():
-        raise DomainError("accounts.status.until_past", _("截止时间必须晚于现在。"),
-                          details={"field": "until"})
+        raise DomainError(
+            "accounts.status.until_past", _("截止时间必须晚于现在。"), details={"field": "until"}
+        )
     if status != Status.ACTIVE and not reason.strip():
-        raise DomainError("accounts.status.reason_required", _("请填写原因。"),
-                          details={"field": "reason"})
+        raise DomainError(
+            "accounts.status.reason_required", _("请填写原因。"), details={"field": "reason"}
+        )
     person = Person.objects.select_for_update().get(pk=person.pk)
     old = {"status": person.status, "status_until": person.status_until}
     person.status = status
     person.status_until = until if status != Status.ACTIVE else None
     person.save(update_fields=["status", "status_until"])
-    record("accounts.person.status_changed", actor=actor, target=person, old=old,
-           new={"status": status, "status_until": person.status_until, "reason": reason})
+    record(
+        "accounts.person.status_changed",
+        actor=actor,
+        target=person,
+        old=old,
+        new={"status": status, "status_until": person.status_until, "reason": reason},
+    )
     return person
 
 
@@ -244,8 +361,9 @@ def reveal_pii(*, actor: Person, person: Person, field: str) -> str:
     (DOMAIN.md "Members, merchants, money").
     """
     if field not in ("phone", "id_number", "emergency_contact"):
-        raise DomainError("accounts.pii.unknown_field", _("不能查看该字段。"),
-                          details={"field": field})
+        raise DomainError(
+            "accounts.pii.unknown_field", _("不能查看该字段。"), details={"field": field}
+        )
     if actor.pk != person.pk:
         policy.require(actor, "accounts.reveal_pii", person)
     value = str(getattr(person, field) or "")
@@ -257,8 +375,7 @@ def reveal_pii(*, actor: Person, person: Person, field: str) -> str:
 def reveal_household_address(*, actor: Person, household: Household) -> str:
     """Show a household's address detail in clear; audited like every reveal."""
     policy.require(actor, "accounts.reveal_pii", household)
-    record("accounts.pii.revealed", actor=actor, target=household,
-           new={"field": "address_detail"})
+    record("accounts.pii.revealed", actor=actor, target=household, new={"field": "address_detail"})
     return household.address_detail
 
 
@@ -279,11 +396,16 @@ def grant_role(*, actor: Person, person: Person, role: str, node: Any) -> RoleGr
     """Grant ``role`` on ``node`` (alliance, community, building or group)."""
     if role not in Role.values:
         raise DomainError("accounts.role.invalid", _("角色无效。"), details={"field": "role"})
-    kind = {Alliance: ScopeKind.ALLIANCE, Community: ScopeKind.COMMUNITY,
-            Building: ScopeKind.BUILDING, Group: ScopeKind.GROUP}.get(type(node))
+    kind = {
+        Alliance: ScopeKind.ALLIANCE,
+        Community: ScopeKind.COMMUNITY,
+        Building: ScopeKind.BUILDING,
+        Group: ScopeKind.GROUP,
+    }.get(type(node))
     if kind is None:
-        raise DomainError("accounts.grant.bad_scope", _("授权范围无效。"),
-                          details={"field": "scope"})
+        raise DomainError(
+            "accounts.grant.bad_scope", _("授权范围无效。"), details={"field": "scope"}
+        )
     policy.require(actor, "accounts.grant_role", node)
     if not actor.is_superuser:
         allowed: set[str] = set()
@@ -292,21 +414,33 @@ def grant_role(*, actor: Person, person: Person, role: str, node: Any) -> RoleGr
             if policy._covers(g, scope):
                 allowed |= policy.GRANTABLE_BY.get(g.role, frozenset())
         if role not in allowed:
-            raise DomainError("accounts.grant.not_allowed", _("您不能授予该角色。"),
-                              details={"field": "role"}, status=403)
+            raise DomainError(
+                "accounts.grant.not_allowed",
+                _("您不能授予该角色。"),
+                details={"field": "role"},
+                status=403,
+            )
     if kind != ScopeKind.ALLIANCE and not policy.in_scope(person, node) and not person.is_superuser:
-        raise DomainError("accounts.grant.other_community", _("该人员不属于此社区。"),
-                          details={"field": "person"})
+        raise DomainError(
+            "accounts.grant.other_community", _("该人员不属于此社区。"), details={"field": "person"}
+        )
     fields = _node_for(kind, node)
     key = f"{kind}:{node.pk}"
     if RoleGrant.objects.active().filter(person=person, role=role, scope_key=key).exists():
         raise ConflictError("accounts.grant.exists", _("该人员已拥有此角色。"))
-    grant = RoleGrant.objects.create(person=person, role=role, scope_kind=kind,
-                                     granted_by=actor, **fields)
+    grant = RoleGrant.objects.create(
+        person=person, role=role, scope_kind=kind, granted_by=actor, **fields
+    )
     policy.forget_grants(person)
-    record("accounts.role.granted", actor=actor, target=person,
-           community=fields.get("community"), alliance=fields.get("alliance"),
-           new={"role": role, "scope": key}, scope=grant.scope_label())
+    record(
+        "accounts.role.granted",
+        actor=actor,
+        target=person,
+        community=fields.get("community"),
+        alliance=fields.get("alliance"),
+        new={"role": role, "scope": key},
+        scope=grant.scope_label(),
+    )
     return grant
 
 
@@ -323,8 +457,14 @@ def revoke_role(*, actor: Person, grant: RoleGrant) -> RoleGrant:
     grant.revoked_by = actor
     grant.save(update_fields=["revoked_at", "revoked_by"])
     policy.forget_grants(grant.person)
-    record("accounts.role.revoked", actor=actor, target=grant.person, community=grant.community,
-           alliance=grant.alliance, old={"role": grant.role, "scope": grant.scope_key})
+    record(
+        "accounts.role.revoked",
+        actor=actor,
+        target=grant.person,
+        community=grant.community,
+        alliance=grant.alliance,
+        old={"role": grant.role, "scope": grant.scope_key},
+    )
     return grant
 
 
@@ -343,31 +483,95 @@ def add_skill(
     if actor.pk != person.pk:
         policy.require(actor, "accounts.manage_person", person)
     if not 1 <= int(level) <= 5:
-        raise DomainError("accounts.skill.level", _("技能水平须在 1 到 5 之间。"),
-                          details={"field": "level"})
+        raise DomainError(
+            "accounts.skill.level", _("技能水平须在 1 到 5 之间。"), details={"field": "level"}
+        )
+    number = (certificate_number or "").strip()
+    issuer = (certificate_issuer or "").strip()
+    if len(number) > 64:
+        raise DomainError(
+            "accounts.certificate.number",
+            _("证书编号不超过 64 个字符。"),
+            details={"field": "certificate_number"},
+        )
+    if len(issuer) > 100:
+        raise DomainError(
+            "accounts.certificate.issuer",
+            _("发证机构不超过 100 个字。"),
+            details={"field": "certificate_issuer"},
+        )
     certificate = None
-    if certificate_number.strip():
-        if not certificate_issuer.strip():
-            raise DomainError("accounts.certificate.issuer", _("请填写发证机构。"),
-                              details={"field": "certificate_issuer"})
+    if number:
+        if not issuer:
+            raise DomainError(
+                "accounts.certificate.issuer",
+                _("请填写发证机构。"),
+                details={"field": "certificate_issuer"},
+            )
         if certificate_valid_until is not None and certificate_valid_until < clock.today():
-            raise DomainError("accounts.certificate.expired", _("证书已过期。"),
-                              details={"field": "certificate_valid_until"})
-        certificate, _created = Certificate.objects.get_or_create(
-            person=person, skill=skill, number=certificate_number.strip(),
-            defaults={"issuer": certificate_issuer.strip(), "community": person.community,
-                      "valid_until": certificate_valid_until})
+            raise DomainError(
+                "accounts.certificate.expired",
+                _("证书已过期。"),
+                details={"field": "certificate_valid_until"},
+            )
+        certificate, created_cert = Certificate.objects.get_or_create(
+            person=person,
+            skill=skill,
+            number=number,
+            defaults={
+                "issuer": issuer,
+                "community": person.community,
+                "valid_until": certificate_valid_until,
+            },
+        )
+        if not created_cert and (
+            certificate.issuer != issuer or certificate.valid_until != certificate_valid_until
+        ):
+            # Changed details must be verified again.
+            certificate.issuer = issuer
+            certificate.valid_until = certificate_valid_until
+            certificate.verified_by = None
+            certificate.verified_at = None
+            certificate.save(
+                update_fields=["issuer", "valid_until", "verified_by", "verified_at", "updated_at"]
+            )
     elif skill.requires_certificate:
-        raise DomainError("accounts.skill.certificate_required",
-                          _("“%(skill)s”需要登记资格证书。") % {"skill": skill.name},
-                          details={"field": "certificate_number"})
+        # Changing only the level keeps a certificate already on file, if still valid.
+        held_before = (
+            PersonSkill.objects.select_related("certificate")
+            .filter(person=person, skill=skill, certificate__isnull=False)
+            .first()
+        )
+        if (
+            held_before is None
+            or held_before.certificate is None
+            or not held_before.certificate.is_valid_on(clock.today())
+        ):
+            raise DomainError(
+                "accounts.skill.certificate_required",
+                _("“%(skill)s”需要登记资格证书（证书编号、发证机构），请填写后再添加。")
+                % {"skill": skill.name},
+                details={"field": "certificate_number"},
+            )
     held, created = PersonSkill.objects.update_or_create(
-        person=person, skill=skill,
-        defaults={"level": int(level), "community": person.community,
-                  **({"certificate": certificate} if certificate else {})})
-    record("accounts.skill.added" if created else "accounts.skill.changed", actor=actor,
-           target=person, new={"skill": skill.code, "level": int(level),
-                               "certificate": certificate.number if certificate else ""})
+        person=person,
+        skill=skill,
+        defaults={
+            "level": int(level),
+            "community": person.community,
+            **({"certificate": certificate} if certificate else {}),
+        },
+    )
+    record(
+        "accounts.skill.added" if created else "accounts.skill.changed",
+        actor=actor,
+        target=person,
+        new={
+            "skill": skill.code,
+            "level": int(level),
+            "certificate": certificate.number if certificate else "",
+        },
+    )
     return held
 
 
@@ -376,33 +580,51 @@ def remove_skill(*, actor: Person, held: PersonSkill) -> None:
     person = held.person
     if actor.pk != person.pk:
         policy.require(actor, "accounts.manage_person", person)
-    record("accounts.skill.removed", actor=actor, target=person,
-           old={"skill": held.skill.code, "level": held.level})
+    record(
+        "accounts.skill.removed",
+        actor=actor,
+        target=person,
+        old={"skill": held.skill.code, "level": held.level},
+    )
     held.delete()
 
 
 @transaction.atomic
-def add_availability(*, actor: Person, person: Person, weekday: int, start: dt.time,
-                     end: dt.time) -> AvailabilitySlot:
+def add_availability(
+    *, actor: Person, person: Person, weekday: int, start: dt.time, end: dt.time
+) -> AvailabilitySlot:
     """Add a weekly slot; overlapping slots on one day are merged."""
     if actor.pk != person.pk:
         policy.require(actor, "accounts.manage_person", person)
-    if not 0 <= int(weekday) <= 6:
-        raise DomainError("accounts.availability.weekday", _("星期无效。"),
-                          details={"field": "weekday"})
+    weekday = int(weekday)
+    if not 0 <= weekday <= 6:
+        raise DomainError(
+            "accounts.availability.weekday", _("星期无效。"), details={"field": "weekday"}
+        )
     if end <= start:
-        raise DomainError("accounts.availability.order", _("结束时间必须晚于开始时间。"),
-                          details={"field": "end_time"})
-    overlapping = list(AvailabilitySlot.objects.select_for_update().filter(
-        person=person, weekday=weekday, start_time__lte=end, end_time__gte=start))
+        raise DomainError(
+            "accounts.availability.order",
+            _("结束时间必须晚于开始时间。"),
+            details={"field": "end_time"},
+        )
+    overlapping = list(
+        AvailabilitySlot.objects.select_for_update().filter(
+            person=person, weekday=weekday, start_time__lte=end, end_time__gte=start
+        )
+    )
     for slot in overlapping:
         start = min(start, slot.start_time)
         end = max(end, slot.end_time)
         slot.delete()
-    slot = AvailabilitySlot.objects.create(person=person, community=person.community,
-                                           weekday=weekday, start_time=start, end_time=end)
-    record("accounts.availability.added", actor=actor, target=person,
-           new={"weekday": weekday, "start": start.isoformat(), "end": end.isoformat()})
+    slot = AvailabilitySlot.objects.create(
+        person=person, community=person.community, weekday=weekday, start_time=start, end_time=end
+    )
+    record(
+        "accounts.availability.added",
+        actor=actor,
+        target=person,
+        new={"weekday": weekday, "start": start.isoformat(), "end": end.isoformat()},
+    )
     return slot
 
 
@@ -410,32 +632,63 @@ def add_availability(*, actor: Person, person: Person, weekday: int, start: dt.t
 def remove_availability(*, actor: Person, slot: AvailabilitySlot) -> None:
     if actor.pk != slot.person_id:
         policy.require(actor, "accounts.manage_person", slot.person)
-    record("accounts.availability.removed", actor=actor, target=slot.person,
-           old={"weekday": slot.weekday, "start": slot.start_time.isoformat(),
-                "end": slot.end_time.isoformat()})
+    record(
+        "accounts.availability.removed",
+        actor=actor,
+        target=slot.person,
+        old={
+            "weekday": slot.weekday,
+            "start": slot.start_time.isoformat(),
+            "end": slot.end_time.isoformat(),
+        },
+    )
     slot.delete()
 
 
 @transaction.atomic
-def add_availability_exception(*, actor: Person, person: Person, date: dt.date, available: bool,
-                               start: dt.time | None = None, end: dt.time | None = None,
-                               note: str = "") -> AvailabilityException:
+def add_availability_exception(
+    *,
+    actor: Person,
+    person: Person,
+    date: dt.date,
+    available: bool,
+    start: dt.time | None = None,
+    end: dt.time | None = None,
+    note: str = "",
+) -> AvailabilityException:
     if actor.pk != person.pk:
         policy.require(actor, "accounts.manage_person", person)
     if date < clock.today():
-        raise DomainError("accounts.availability.past", _("日期不能早于今天。"),
-                          details={"field": "date"})
+        raise DomainError(
+            "accounts.availability.past", _("日期不能早于今天。"), details={"field": "date"}
+        )
     if (start is None) != (end is None) or (start and end and end <= start):
-        raise DomainError("accounts.availability.order", _("结束时间必须晚于开始时间。"),
-                          details={"field": "end_time"})
+        raise DomainError(
+            "accounts.availability.order",
+            _("结束时间必须晚于开始时间。"),
+            details={"field": "end_time"},
+        )
     if available and start is None:
-        raise DomainError("accounts.availability.hours_required",
-                          _("额外可服务的日期须填写时间段。"), details={"field": "start_time"})
+        raise DomainError(
+            "accounts.availability.hours_required",
+            _("额外可服务的日期须填写时间段。"),
+            details={"field": "start_time"},
+        )
     exc = AvailabilityException.objects.create(
-        person=person, community=person.community, date=date, available=available,
-        start_time=start, end_time=end, note=note.strip()[:200])
-    record("accounts.availability.exception_added", actor=actor, target=person,
-           new={"date": date.isoformat(), "available": available})
+        person=person,
+        community=person.community,
+        date=date,
+        available=available,
+        start_time=start,
+        end_time=end,
+        note=note.strip()[:200],
+    )
+    record(
+        "accounts.availability.exception_added",
+        actor=actor,
+        target=person,
+        new={"date": date.isoformat(), "available": available},
+    )
     return exc
 
 
@@ -443,8 +696,12 @@ def add_availability_exception(*, actor: Person, person: Person, date: dt.date, 
 def remove_availability_exception(*, actor: Person, exception: AvailabilityException) -> None:
     if actor.pk != exception.person_id:
         policy.require(actor, "accounts.manage_person", exception.person)
-    record("accounts.availability.exception_removed", actor=actor, target=exception.person,
-           old={"date": exception.date.isoformat(), "available": exception.available})
+    record(
+        "accounts.availability.exception_removed",
+        actor=actor,
+        target=exception.person,
+        old={"date": exception.date.isoformat(), "available": exception.available},
+    )
     exception.delete()
 
 
@@ -457,12 +714,22 @@ def is_available(person: Person, start: dt.datetime, end: dt.datetime) -> bool:
     for exc in exceptions:
         if not exc.available and exc.start_time is None:
             return False
-        if not exc.available and exc.start_time and exc.end_time:
-            if exc.start_time < local_end.time() and local_start.time() < exc.end_time:
-                return False
-        if exc.available and exc.start_time and exc.end_time:
-            if exc.start_time <= local_start.time() and local_end.time() <= exc.end_time:
-                return True
+        if (
+            not exc.available
+            and exc.start_time
+            and exc.end_time
+            and exc.start_time < local_end.time()
+            and local_start.time() < exc.end_time
+        ):
+            return False
+        if (
+            exc.available
+            and exc.start_time
+            and exc.end_time
+            and exc.start_time <= local_start.time()
+            and local_end.time() <= exc.end_time
+        ):
+            return True
     return any(
         slot.weekday == day.weekday()
         and slot.start_time <= local_start.time()

@@ -19,10 +19,12 @@ from huzhu.orgs.models import Alliance, Building, Community, Group
 class Household(TimeStampedModel):
     """户: a room in a building."""
 
-    community = models.ForeignKey(Community, on_delete=models.PROTECT, related_name="households",
-                                  verbose_name=_("社区"))
-    building = models.ForeignKey(Building, on_delete=models.PROTECT, related_name="households",
-                                 verbose_name=_("楼栋"))
+    community = models.ForeignKey(
+        Community, on_delete=models.PROTECT, related_name="households", verbose_name=_("社区")
+    )
+    building = models.ForeignKey(
+        Building, on_delete=models.PROTECT, related_name="households", verbose_name=_("楼栋")
+    )
     room = models.CharField(_("房号"), max_length=20)
     floor = models.SmallIntegerField(_("楼层"), null=True, blank=True)
     address_detail = pii.EncryptedTextField(_("详细地址"), blank=True)
@@ -81,25 +83,47 @@ class Person(AbstractBaseUser, PermissionsMixin):
     phone = pii.EncryptedTextField(_("手机号"))
     phone_hash = models.CharField(max_length=64, unique=True, editable=False)
     name = models.CharField(_("姓名"), max_length=50)
-    gender = models.CharField(_("性别"), max_length=1, choices=Gender.choices,
-                              default=Gender.UNSPECIFIED)
+    gender = models.CharField(
+        _("性别"), max_length=1, choices=Gender.choices, default=Gender.UNSPECIFIED
+    )
     birth_date = models.DateField(_("出生日期"), null=True, blank=True)
-    community = models.ForeignKey(Community, on_delete=models.PROTECT, null=True, blank=True,
-                                  related_name="people", verbose_name=_("所属社区"))
-    household = models.ForeignKey(Household, on_delete=models.SET_NULL, null=True, blank=True,
-                                  related_name="members", verbose_name=_("住户"))
+    community = models.ForeignKey(
+        Community,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="people",
+        verbose_name=_("所属社区"),
+    )
+    household = models.ForeignKey(
+        Household,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="members",
+        verbose_name=_("住户"),
+    )
     id_number = pii.EncryptedTextField(_("身份证号"), blank=True)
-    id_number_hash = models.CharField(max_length=64, null=True, blank=True, unique=True,
-                                      editable=False)
+    id_number_hash = models.CharField(
+        max_length=64, null=True, blank=True, unique=True, editable=False
+    )
     real_name_verified_at = models.DateTimeField(_("实名认证时间"), null=True, blank=True)
     emergency_contact = pii.EncryptedTextField(_("紧急联系人"), blank=True)
     languages = models.JSONField(_("语言"), default=list, blank=True)
-    latitude = models.DecimalField(_("纬度"), max_digits=9, decimal_places=6, null=True, blank=True,
-                                   help_text=_("留空则使用所在楼栋的位置"))
-    longitude = models.DecimalField(_("经度"), max_digits=9, decimal_places=6, null=True,
-                                    blank=True)
-    status = models.CharField(_("状态"), max_length=10, choices=Status.choices,
-                              default=Status.ACTIVE)
+    latitude = models.DecimalField(
+        _("纬度"),
+        max_digits=9,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        help_text=_("留空则使用所在楼栋的位置"),
+    )
+    longitude = models.DecimalField(
+        _("经度"), max_digits=9, decimal_places=6, null=True, blank=True
+    )
+    status = models.CharField(
+        _("状态"), max_length=10, choices=Status.choices, default=Status.ACTIVE
+    )
     status_until = models.DateTimeField(_("状态截止"), null=True, blank=True)
     preferred_language = models.CharField(_("界面语言"), max_length=10, default="zh-hans")
     large_text = models.BooleanField(_("大字模式"), default=False)
@@ -107,7 +131,7 @@ class Person(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(_("启用"), default=True)
     date_joined = models.DateTimeField(_("注册时间"), default=clock.now)
 
-    objects: ClassVar[PersonManager] = PersonManager()  # type: ignore[assignment]
+    objects: ClassVar[PersonManager] = PersonManager()
 
     USERNAME_FIELD = "phone_hash"
     REQUIRED_FIELDS = ["name"]
@@ -145,7 +169,7 @@ class Person(AbstractBaseUser, PermissionsMixin):
 
     @property
     def building(self) -> Building | None:
-        return self.household.building if self.household_id else None
+        return self.household.building if self.household is not None else None
 
     def effective_status(self, at: dt.datetime | None = None) -> str:
         """Suspension and freezing end by themselves when their date has passed."""
@@ -176,8 +200,10 @@ class Skill(TimeStampedModel):
     name_en = models.CharField(_("英文名称"), max_length=50)
     category = models.CharField(_("类别"), max_length=50, blank=True)
     requires_certificate = models.BooleanField(
-        _("需要资格证书"), default=False,
-        help_text=_("医生、心理咨询师、社工等须登记证书后才能添加该技能"))
+        _("需要资格证书"),
+        default=False,
+        help_text=_("医生、心理咨询师、社工等须登记证书后才能添加该技能"),
+    )
 
     class Meta:
         verbose_name = _("技能")
@@ -191,21 +217,24 @@ class Skill(TimeStampedModel):
 class Certificate(TimeStampedModel):
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="certificates")
     community = models.ForeignKey(Community, on_delete=models.PROTECT, null=True, blank=True)
-    skill = models.ForeignKey(Skill, on_delete=models.PROTECT, related_name="certificates",
-                              verbose_name=_("技能"))
+    skill = models.ForeignKey(
+        Skill, on_delete=models.PROTECT, related_name="certificates", verbose_name=_("技能")
+    )
     number = models.CharField(_("证书编号"), max_length=64)
     issuer = models.CharField(_("发证机构"), max_length=100)
     valid_until = models.DateField(_("有效期至"), null=True, blank=True)
-    verified_by = models.ForeignKey(Person, on_delete=models.SET_NULL, null=True, blank=True,
-                                    related_name="+")
+    verified_by = models.ForeignKey(
+        Person, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     verified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("资格证书")
         verbose_name_plural = _("资格证书")
         constraints = [
-            models.UniqueConstraint(fields=["person", "skill", "number"],
-                                    name="certificate_unique_number"),
+            models.UniqueConstraint(
+                fields=["person", "skill", "number"], name="certificate_unique_number"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -218,21 +247,27 @@ class Certificate(TimeStampedModel):
 class PersonSkill(TimeStampedModel):
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="skills")
     community = models.ForeignKey(Community, on_delete=models.PROTECT, null=True, blank=True)
-    skill = models.ForeignKey(Skill, on_delete=models.PROTECT, related_name="holders",
-                              verbose_name=_("技能"))
+    skill = models.ForeignKey(
+        Skill, on_delete=models.PROTECT, related_name="holders", verbose_name=_("技能")
+    )
     level = models.PositiveSmallIntegerField(
-        _("水平"), default=1, validators=[MinValueValidator(1), MaxValueValidator(5)],
-        help_text=_("1 入门 – 5 专家"))
-    certificate = models.ForeignKey(Certificate, on_delete=models.PROTECT, null=True, blank=True,
-                                    verbose_name=_("资格证书"))
+        _("水平"),
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(5)],
+        help_text=_("1 入门 – 5 专家"),
+    )
+    certificate = models.ForeignKey(
+        Certificate, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("资格证书")
+    )
 
     class Meta:
         verbose_name = _("人员技能")
         verbose_name_plural = _("人员技能")
         constraints = [
             models.UniqueConstraint(fields=["person", "skill"], name="personskill_unique"),
-            models.CheckConstraint(condition=models.Q(level__gte=1, level__lte=5),
-                                   name="personskill_level_range"),
+            models.CheckConstraint(
+                condition=models.Q(level__gte=1, level__lte=5), name="personskill_level_range"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -263,8 +298,10 @@ class AvailabilitySlot(TimeStampedModel):
         verbose_name_plural = _("可服务时段")
         ordering = ["weekday", "start_time"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(end_time__gt=models.F("start_time")),
-                                   name="availability_end_after_start"),
+            models.CheckConstraint(
+                condition=models.Q(end_time__gt=models.F("start_time")),
+                name="availability_end_after_start",
+            ),
         ]
         indexes = [models.Index(fields=["weekday", "start_time", "end_time"])]
 
@@ -275,8 +312,9 @@ class AvailabilitySlot(TimeStampedModel):
 class AvailabilityException(TimeStampedModel):
     """A date when the weekly pattern does not hold: away all day, or extra hours."""
 
-    person = models.ForeignKey(Person, on_delete=models.CASCADE,
-                               related_name="availability_exceptions")
+    person = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="availability_exceptions"
+    )
     community = models.ForeignKey(Community, on_delete=models.PROTECT, null=True, blank=True)
     date = models.DateField(_("日期"))
     available = models.BooleanField(_("可服务"), default=False)
@@ -327,11 +365,13 @@ class RoleGrant(TimeStampedModel):
     group = models.ForeignKey(Group, on_delete=models.PROTECT, null=True, blank=True)
     # "community:12" — one active grant of a role per node (portable, unlike NULLS NOT DISTINCT).
     scope_key = models.CharField(max_length=40, editable=False)
-    granted_by = models.ForeignKey(Person, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+")
+    granted_by = models.ForeignKey(
+        Person, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     revoked_at = models.DateTimeField(null=True, blank=True)
-    revoked_by = models.ForeignKey(Person, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+")
+    revoked_by = models.ForeignKey(
+        Person, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     objects = RoleGrantQuerySet.as_manager()
 
@@ -342,12 +382,16 @@ class RoleGrant(TimeStampedModel):
         constraints = [
             models.CheckConstraint(
                 condition=(
-                    models.Q(scope_kind="alliance", alliance__isnull=False,
-                             community__isnull=True)
-                    | models.Q(scope_kind="community", community__isnull=False,
-                               building__isnull=True, group__isnull=True)
-                    | models.Q(scope_kind="building", community__isnull=False,
-                               building__isnull=False)
+                    models.Q(scope_kind="alliance", alliance__isnull=False, community__isnull=True)
+                    | models.Q(
+                        scope_kind="community",
+                        community__isnull=False,
+                        building__isnull=True,
+                        group__isnull=True,
+                    )
+                    | models.Q(
+                        scope_kind="building", community__isnull=False, building__isnull=False
+                    )
                     | models.Q(scope_kind="group", community__isnull=False, group__isnull=False)
                 ),
                 name="rolegrant_scope_consistent",

@@ -24,18 +24,20 @@ R = Role
 
 # permission → roles that hold it (on the node of their grant and everything below).
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "orgs.view_community": frozenset({R.BRANCH_HEAD, R.FINANCE_OFFICER, R.BROKER,
-                                      R.DISTRICT_ADMIN}),
+    "orgs.view_community": frozenset(
+        {R.BRANCH_HEAD, R.FINANCE_OFFICER, R.BROKER, R.DISTRICT_ADMIN}
+    ),
     "orgs.manage_community": frozenset({R.BRANCH_HEAD, R.DISTRICT_ADMIN}),
-    "orgs.view_building": frozenset({R.BRANCH_HEAD, R.BUILDING_MANAGER, R.BROKER,
-                                     R.DISTRICT_ADMIN}),
+    "orgs.view_building": frozenset(
+        {R.BRANCH_HEAD, R.BUILDING_MANAGER, R.BROKER, R.DISTRICT_ADMIN}
+    ),
     "orgs.manage_building": frozenset({R.BRANCH_HEAD}),
     "orgs.manage_household": frozenset({R.BRANCH_HEAD, R.BUILDING_MANAGER}),
-    "orgs.view_group": frozenset({R.BRANCH_HEAD, R.GROUP_LEADER, R.GROUP_MEMBER,
-                                  R.DISTRICT_ADMIN}),
+    "orgs.view_group": frozenset({R.BRANCH_HEAD, R.GROUP_LEADER, R.GROUP_MEMBER, R.DISTRICT_ADMIN}),
     "orgs.manage_group": frozenset({R.BRANCH_HEAD, R.GROUP_LEADER}),
-    "accounts.view_person": frozenset({R.BRANCH_HEAD, R.BUILDING_MANAGER, R.BROKER,
-                                       R.DISTRICT_ADMIN}),
+    "accounts.view_person": frozenset(
+        {R.BRANCH_HEAD, R.BUILDING_MANAGER, R.BROKER, R.DISTRICT_ADMIN}
+    ),
     "accounts.manage_person": frozenset({R.BRANCH_HEAD, R.BUILDING_MANAGER}),
     "accounts.reveal_pii": frozenset({R.BRANCH_HEAD, R.BUILDING_MANAGER}),
     "accounts.import_roster": frozenset({R.BRANCH_HEAD}),
@@ -73,16 +75,20 @@ def scope_of(obj: Any) -> Scope:
     if isinstance(obj, Household):
         return Scope(obj.community.alliance_id, obj.community_id, obj.building_id)
     if isinstance(obj, Group):
-        return Scope(obj.community.alliance_id, obj.community_id, obj.building_id,
-                     (obj.pk, *obj.ancestor_ids()))
+        return Scope(
+            obj.community.alliance_id,
+            obj.community_id,
+            obj.building_id,
+            (obj.pk, *obj.ancestor_ids()),
+        )
     if isinstance(obj, JobDescription):
         if obj.group is not None:
             return scope_of(obj.group)
         return Scope(obj.community.alliance_id, obj.community_id)
     if isinstance(obj, Person):
-        if obj.community_id is None:
+        if obj.community is None:
             return Scope()
-        building_id = obj.household.building_id if obj.household_id else None
+        building_id = obj.household.building_id if obj.household is not None else None
         return Scope(obj.community.alliance_id, obj.community_id, building_id)
     community = getattr(obj, "community", None)
     if isinstance(community, Community):
@@ -179,16 +185,28 @@ def can_anywhere(actor: Any, perm: str) -> bool:
 _PATHS: dict[type[models.Model], dict[str, str]] = {
     Alliance: {"alliance": "pk"},
     Community: {"alliance": "alliance_id", "community": "pk"},
-    Building: {"alliance": "community__alliance_id", "community": "community_id",
-               "building": "pk"},
-    Household: {"alliance": "community__alliance_id", "community": "community_id",
-                "building": "building_id"},
-    Group: {"alliance": "community__alliance_id", "community": "community_id",
-            "building": "building_id", "group": "pk"},
-    JobDescription: {"alliance": "community__alliance_id", "community": "community_id",
-                     "group": "group_id"},
-    Person: {"alliance": "community__alliance_id", "community": "community_id",
-             "building": "household__building_id"},
+    Building: {"alliance": "community__alliance_id", "community": "community_id", "building": "pk"},
+    Household: {
+        "alliance": "community__alliance_id",
+        "community": "community_id",
+        "building": "building_id",
+    },
+    Group: {
+        "alliance": "community__alliance_id",
+        "community": "community_id",
+        "building": "building_id",
+        "group": "pk",
+    },
+    JobDescription: {
+        "alliance": "community__alliance_id",
+        "community": "community_id",
+        "group": "group_id",
+    },
+    Person: {
+        "alliance": "community__alliance_id",
+        "community": "community_id",
+        "building": "household__building_id",
+    },
 }
 
 
@@ -234,8 +252,11 @@ def visible_to(actor: Any, perm: str, queryset: models.QuerySet[Any]) -> models.
         path = paths.get(kind)
         if path is None:
             continue
-        node_id = {"alliance": g.alliance_id, "community": g.community_id,
-                   "building": g.building_id}[kind]
+        node_id = {
+            "alliance": g.alliance_id,
+            "community": g.community_id,
+            "building": g.building_id,
+        }[kind]
         q |= Q(**{path: node_id})
     if group_roots and "group" in paths:
         q |= Q(**{f"{paths['group']}__in": _descendant_group_ids(group_roots)})

@@ -13,8 +13,16 @@ if TYPE_CHECKING:
     from huzhu.audit.models import AuditEntry
 
 # Keys whose values are never written to the audit log in clear.
-SECRET_KEYS = {"password", "phone", "id_number", "emergency_contact", "address_detail", "token",
-               "key", "secret"}
+SECRET_KEYS = {
+    "password",
+    "phone",
+    "id_number",
+    "emergency_contact",
+    "address_detail",
+    "token",
+    "key",
+    "secret",
+}
 
 
 def mask_values(values: dict[str, Any] | None) -> dict[str, Any]:

@@ -36,8 +36,12 @@ class ErrorEnvelope(Schema):
 
 # Every operation documents these answers; the envelope is the same for all of them.
 ERRORS: dict[int, type[Schema]] = {
-    400: ErrorEnvelope, 401: ErrorEnvelope, 403: ErrorEnvelope, 404: ErrorEnvelope,
-    409: ErrorEnvelope, 422: ErrorEnvelope,
+    400: ErrorEnvelope,
+    401: ErrorEnvelope,
+    403: ErrorEnvelope,
+    404: ErrorEnvelope,
+    409: ErrorEnvelope,
+    422: ErrorEnvelope,
 }
 
 
@@ -47,11 +51,19 @@ class PageMeta(Schema):
     total: int
 
 
-def envelope(api: NinjaAPI, request: HttpRequest, status: int, code: str, message: str,
-             details: dict[str, Any] | None = None) -> HttpResponse:
+def envelope(
+    api: NinjaAPI,
+    request: HttpRequest,
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+) -> HttpResponse:
     return api.create_response(
-        request, {"error": {"code": code, "message": message, "details": details or {}}},
-        status=status)
+        request,
+        {"error": {"code": code, "message": message, "details": details or {}}},
+        status=status,
+    )
 
 
 def install_error_handlers(api: NinjaAPI) -> None:
@@ -65,8 +77,14 @@ def install_error_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(PermissionDenied)
     def forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
-        return envelope(api, request, 403, "forbidden", _("您没有执行此操作的权限。"),
-                        {"permission": str(exc)} if str(exc) else {})
+        return envelope(
+            api,
+            request,
+            403,
+            "forbidden",
+            _("您没有执行此操作的权限。"),
+            {"permission": str(exc)} if str(exc) else {},
+        )
 
     @api.exception_handler(AuthenticationError)
     def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
@@ -75,12 +93,16 @@ def install_error_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(ValidationError)
     def invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
         errors = [
-            {"loc": [str(p) for p in e.get("loc", [])], "msg": str(e.get("msg", "")),
-             "type": str(e.get("type", ""))}
+            {
+                "loc": [str(p) for p in e.get("loc", [])],
+                "msg": str(e.get("msg", "")),
+                "type": str(e.get("type", "")),
+            }
             for e in exc.errors
         ]
-        return envelope(api, request, 422, "invalid", _("提交的数据格式不正确。"),
-                        {"errors": errors})
+        return envelope(
+            api, request, 422, "invalid", _("提交的数据格式不正确。"), {"errors": errors}
+        )
 
     @api.exception_handler(HttpError)
     def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
@@ -91,7 +113,10 @@ def page_bounds(page: int, page_size: int) -> tuple[int, int]:
     if page < 1:
         raise DomainError("api.page.invalid", _("页码必须从 1 开始。"), details={"field": "page"})
     if not 1 <= page_size <= 200:
-        raise DomainError("api.page_size.invalid", _("每页条数须在 1 到 200 之间。"),
-                          details={"field": "page_size"})
+        raise DomainError(
+            "api.page_size.invalid",
+            _("每页条数须在 1 到 200 之间。"),
+            details={"field": "page_size"},
+        )
     start = (page - 1) * page_size
     return start, start + page_size

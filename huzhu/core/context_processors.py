@@ -18,16 +18,17 @@ def _nav(request: HttpRequest) -> list[dict[str, Any]]:
     items = [(_("首页"), reverse("home")), (_("我的资料"), reverse("accounts:profile"))]
     if policy.can_anywhere(user, "accounts.view_person"):
         items.append((_("人员"), reverse("accounts:person_list")))
-    if policy.can_anywhere(user, "orgs.view_community") or policy.can_anywhere(
-        user, "orgs.view_building"
-    ) or policy.can_anywhere(user, "orgs.view_group"):
+    if (
+        policy.can_anywhere(user, "orgs.view_community")
+        or policy.can_anywhere(user, "orgs.view_building")
+        or policy.can_anywhere(user, "orgs.view_group")
+    ):
         items.append((_("社区与楼栋"), reverse("orgs:community_list")))
     if policy.can_anywhere(user, "audit.view"):
         items.append((_("审计日志"), reverse("audit:list")))
     path = request.path
     return [
-        {"label": label, "url": url,
-         "active": path == url if url == "/" else path.startswith(url)}
+        {"label": label, "url": url, "active": path == url if url == "/" else path.startswith(url)}
         for label, url in items
     ]
 

@@ -15,8 +15,9 @@ from huzhu.accounts.models import Person
 
 def safe_next(request: HttpRequest, fallback: str = "/") -> str:
     target = request.POST.get("next") or request.GET.get("next") or fallback
-    if not url_has_allowed_host_and_scheme(target, {request.get_host()},
-                                           require_https=request.is_secure()):
+    if not url_has_allowed_host_and_scheme(
+        target, {request.get_host()}, require_https=request.is_secure()
+    ):
         return fallback
     return target
 
@@ -37,8 +38,13 @@ def toggle_large_text(request: HttpRequest) -> HttpResponse:
     """Large-text mode for elderly users; kept in a cookie and on the profile."""
     on = request.COOKIES.get("huzhu_large_text") != "1"
     response = HttpResponseRedirect(safe_next(request))
-    response.set_cookie("huzhu_large_text", "1" if on else "0", max_age=365 * 24 * 3600,
-                        samesite="Lax", secure=request.is_secure())
+    response.set_cookie(
+        "huzhu_large_text",
+        "1" if on else "0",
+        max_age=365 * 24 * 3600,
+        samesite="Lax",
+        secure=request.is_secure(),
+    )
     person = request.user
     if isinstance(person, Person) and person.is_authenticated and person.large_text != on:
         from huzhu.accounts.actions import update_person

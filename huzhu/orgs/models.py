@@ -31,15 +31,17 @@ class Alliance(TimeStampedModel):
 class Community(TimeStampedModel):
     """社区分会 / 小区."""
 
-    alliance = models.ForeignKey(Alliance, on_delete=models.PROTECT, related_name="communities",
-                                 verbose_name=_("联盟"))
+    alliance = models.ForeignKey(
+        Alliance, on_delete=models.PROTECT, related_name="communities", verbose_name=_("联盟")
+    )
     name = models.CharField(_("名称"), max_length=100)
     name_en = models.CharField(_("英文名称"), max_length=100, blank=True)
     district = models.CharField(_("街道 / 区"), max_length=100, blank=True)
     address = models.CharField(_("地址"), max_length=200, blank=True)
     latitude = models.DecimalField(_("纬度"), max_digits=9, decimal_places=6, null=True, blank=True)
-    longitude = models.DecimalField(_("经度"), max_digits=9, decimal_places=6, null=True,
-                                    blank=True)
+    longitude = models.DecimalField(
+        _("经度"), max_digits=9, decimal_places=6, null=True, blank=True
+    )
 
     class Meta:
         verbose_name = _("社区")
@@ -56,15 +58,17 @@ class Community(TimeStampedModel):
 class Building(TimeStampedModel):
     """楼栋."""
 
-    community = models.ForeignKey(Community, on_delete=models.PROTECT, related_name="buildings",
-                                  verbose_name=_("社区"))
+    community = models.ForeignKey(
+        Community, on_delete=models.PROTECT, related_name="buildings", verbose_name=_("社区")
+    )
     name = models.CharField(_("楼号"), max_length=50)
     floors = models.PositiveSmallIntegerField(
         _("楼层数"), default=6, validators=[MinValueValidator(1), MaxValueValidator(200)]
     )
     latitude = models.DecimalField(_("纬度"), max_digits=9, decimal_places=6, null=True, blank=True)
-    longitude = models.DecimalField(_("经度"), max_digits=9, decimal_places=6, null=True,
-                                    blank=True)
+    longitude = models.DecimalField(
+        _("经度"), max_digits=9, decimal_places=6, null=True, blank=True
+    )
 
     class Meta:
         verbose_name = _("楼栋")
@@ -81,12 +85,25 @@ class Building(TimeStampedModel):
 class Group(TimeStampedModel):
     """A functional group (职能组), a tree of data under a community or one of its buildings."""
 
-    community = models.ForeignKey(Community, on_delete=models.PROTECT, related_name="groups",
-                                  verbose_name=_("社区"))
-    building = models.ForeignKey(Building, on_delete=models.PROTECT, null=True, blank=True,
-                                 related_name="groups", verbose_name=_("楼栋"))
-    parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
-                               related_name="children", verbose_name=_("上级组"))
+    community = models.ForeignKey(
+        Community, on_delete=models.PROTECT, related_name="groups", verbose_name=_("社区")
+    )
+    building = models.ForeignKey(
+        Building,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="groups",
+        verbose_name=_("楼栋"),
+    )
+    parent = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+        verbose_name=_("上级组"),
+    )
     name = models.CharField(_("名称"), max_length=100)
     name_en = models.CharField(_("英文名称"), max_length=100, blank=True)
     description = models.TextField(_("说明"), blank=True)
@@ -96,8 +113,9 @@ class Group(TimeStampedModel):
         verbose_name_plural = _("职能组")
         ordering = ["community_id", "parent_id", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["community", "parent", "name"],
-                                    name="group_unique_name_under_parent"),
+            models.UniqueConstraint(
+                fields=["community", "parent", "name"], name="group_unique_name_under_parent"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -118,10 +136,17 @@ class Group(TimeStampedModel):
 class JobDescription(TimeStampedModel):
     """岗位说明书: purpose, duties, workflow and how-to, attached to a group or a role."""
 
-    community = models.ForeignKey(Community, on_delete=models.PROTECT,
-                                  related_name="job_descriptions", verbose_name=_("社区"))
-    group = models.ForeignKey(Group, on_delete=models.CASCADE, null=True, blank=True,
-                              related_name="job_descriptions", verbose_name=_("职能组"))
+    community = models.ForeignKey(
+        Community, on_delete=models.PROTECT, related_name="job_descriptions", verbose_name=_("社区")
+    )
+    group = models.ForeignKey(
+        Group,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="job_descriptions",
+        verbose_name=_("职能组"),
+    )
     role = models.CharField(_("角色"), max_length=32, blank=True)
     title = models.CharField(_("岗位名称"), max_length=100)
     purpose = models.TextField(_("岗位目的"))
@@ -152,8 +177,9 @@ class SettingOverride(TimeStampedModel):
     community = models.ForeignKey(Community, on_delete=models.CASCADE, null=True, blank=True)
     building = models.ForeignKey(Building, on_delete=models.CASCADE, null=True, blank=True)
     value = models.CharField(_("值"), max_length=64)
-    updated_by = models.ForeignKey("accounts.Person", on_delete=models.PROTECT, null=True,
-                                   blank=True, related_name="+")
+    updated_by = models.ForeignKey(
+        "accounts.Person", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         verbose_name = _("设置覆盖")
@@ -161,22 +187,31 @@ class SettingOverride(TimeStampedModel):
         constraints = [
             models.CheckConstraint(
                 condition=(
-                    models.Q(alliance__isnull=False, community__isnull=True,
-                             building__isnull=True)
-                    | models.Q(alliance__isnull=True, community__isnull=False,
-                               building__isnull=True)
-                    | models.Q(alliance__isnull=True, community__isnull=False,
-                               building__isnull=False)
+                    models.Q(alliance__isnull=False, community__isnull=True, building__isnull=True)
+                    | models.Q(
+                        alliance__isnull=True, community__isnull=False, building__isnull=True
+                    )
+                    | models.Q(
+                        alliance__isnull=True, community__isnull=False, building__isnull=False
+                    )
                 ),
                 name="settingoverride_one_node",
             ),
-            models.UniqueConstraint(fields=["key", "alliance"], condition=models.Q(
-                alliance__isnull=False), name="settingoverride_unique_alliance"),
-            models.UniqueConstraint(fields=["key", "community"], condition=models.Q(
-                community__isnull=False, building__isnull=True),
-                name="settingoverride_unique_community"),
-            models.UniqueConstraint(fields=["key", "building"], condition=models.Q(
-                building__isnull=False), name="settingoverride_unique_building"),
+            models.UniqueConstraint(
+                fields=["key", "alliance"],
+                condition=models.Q(alliance__isnull=False),
+                name="settingoverride_unique_alliance",
+            ),
+            models.UniqueConstraint(
+                fields=["key", "community"],
+                condition=models.Q(community__isnull=False, building__isnull=True),
+                name="settingoverride_unique_community",
+            ),
+            models.UniqueConstraint(
+                fields=["key", "building"],
+                condition=models.Q(building__isnull=False),
+                name="settingoverride_unique_building",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -65,11 +65,13 @@ def effective_settings(node: Any) -> list[dict[str, Any]]:
                 inherited = spec.parse(levels[level])
                 break
         own = levels.get(own_level)
-        out.append({
-            "spec": spec,
-            "key": key,
-            "value": spec.parse(own) if own is not None else inherited,
-            "overridden": own is not None,
-            "inherited": inherited,
-        })
+        out.append(
+            {
+                "spec": spec,
+                "key": key,
+                "value": spec.parse(own) if own is not None else inherited,
+                "overridden": own is not None,
+                "inherited": inherited,
+            }
+        )
     return out
