@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from huzhu.accounts import pii
 from huzhu.core import clock
-from huzhu.core.models import TimeStampedModel
+from huzhu.core.models import TimeStampedModel, localized
 from huzhu.orgs.models import Alliance, Building, Community, Group
 
 
@@ -211,7 +211,7 @@ class Skill(TimeStampedModel):
         ordering = ["category", "code"]
 
     def __str__(self) -> str:
-        return self.name
+        return localized(self.name, self.name_en)
 
 
 class Certificate(TimeStampedModel):

@@ -5,9 +5,17 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.db import models
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from huzhu.core.errors import DomainError
+
+
+def localized(name: str, name_en: str) -> str:
+    """The English name in the English interface when there is one, else the Chinese name."""
+    if name_en and (get_language() or "").startswith("en"):
+        return name_en
+    return name
 
 
 class TimeStampedModel(models.Model):

@@ -10,7 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from huzhu.core.models import TimeStampedModel
+from huzhu.core.models import TimeStampedModel, localized
 
 
 class Alliance(TimeStampedModel):
@@ -25,7 +25,7 @@ class Alliance(TimeStampedModel):
         ordering = ["id"]
 
     def __str__(self) -> str:
-        return self.name
+        return localized(self.name, self.name_en)
 
 
 class Community(TimeStampedModel):
@@ -52,7 +52,7 @@ class Community(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        return localized(self.name, self.name_en)
 
 
 class Building(TimeStampedModel):
@@ -79,7 +79,7 @@ class Building(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.community.name} {self.name}"
+        return f"{self.community} {self.name}"
 
 
 class Group(TimeStampedModel):
@@ -119,7 +119,7 @@ class Group(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        return localized(self.name, self.name_en)
 
     def ancestors(self) -> list[Group]:
         chain: list[Group] = []
