@@ -9,10 +9,10 @@ export TEST_DATABASE_URL
 
 .PHONY: demo test setup system-deps lint typecheck test-sqlite test-postgres messages serve clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -39,7 +39,7 @@ typecheck: setup
 	$(BIN)/mypy huzhu config
 
 test-sqlite: setup
-	DATABASE_URL= $(BIN)/pytest -p no:cacheprovider --cov --cov-report=term:skip-covered \
+	env -u DATABASE_URL $(BIN)/pytest -p no:cacheprovider --cov --cov-report=term:skip-covered \
 		--cov-report=xml:test-output/coverage-sqlite.xml
 
 test-postgres: setup

@@ -550,7 +550,7 @@ def add_skill(
             raise DomainError(
                 "accounts.skill.certificate_required",
                 _("“%(skill)s”需要登记资格证书（证书编号、发证机构），请填写后再添加。")
-                % {"skill": skill.name},
+                % {"skill": str(skill)},
                 details={"field": "certificate_number"},
             )
     held, created = PersonSkill.objects.update_or_create(

@@ -195,7 +195,7 @@ class SkillForm(forms.Form):
 
 
 def _skill_label(skill: Skill) -> str:
-    label = f"{skill.category} · {skill.name}" if skill.category else skill.name
+    label = f"{skill.category} · {skill}" if skill.category else str(skill)
     if skill.requires_certificate:
         return str(_("%(label)s（需证书）") % {"label": label})
     return label

@@ -5,7 +5,10 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
 
 _client_ip: contextvars.ContextVar[str | None] = contextvars.ContextVar("client_ip", default=None)
 
@@ -31,4 +34,37 @@ class RequestContextMiddleware:
             response = self.get_response(request)
         finally:
             _client_ip.reset(token)
+        return response
+
+
+class LanguageMiddleware:
+    """Chinese first: the language is the one chosen with the switch (the language cookie), else
+    the signed-in person's preference, else ``settings.LANGUAGE_CODE`` (zh-hans). A browser's
+    Accept-Language is followed only by the API, whose clients set it on purpose."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def _choose(self, request: HttpRequest) -> str:
+        supported = {code for code, _name in settings.LANGUAGES}
+        cookie = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        if cookie in supported:
+            return str(cookie)
+        user = getattr(request, "user", None)
+        preferred = getattr(user, "preferred_language", None)
+        if getattr(user, "is_authenticated", False) and preferred in supported:
+            return str(preferred)
+        if request.path.startswith("/api/"):
+            header = translation.get_language_from_request(request)
+            if header in supported:
+                return header
+        return str(settings.LANGUAGE_CODE)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        language = self._choose(request)
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Language", language)
+        patch_vary_headers(response, ("Cookie", "Accept-Language"))
         return response

@@ -189,7 +189,7 @@ def community_create(request: HttpRequest) -> HttpResponse:
         if community is not None:
             return _done(
                 request,
-                _("已新建社区“%(name)s”。") % {"name": community.name},
+                _("已新建社区“%(name)s”。") % {"name": str(community)},
                 reverse("orgs:community_detail", args=[community.pk]),
             )
     return render(
@@ -247,7 +247,7 @@ def community_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "orgs/form.html",
         {
             "form": form,
-            "title": _("编辑社区：%(name)s") % {"name": community.name},
+            "title": _("编辑社区：%(name)s") % {"name": str(community)},
             "back": reverse("orgs:community_detail", args=[community.pk]),
         },
     )
@@ -285,7 +285,7 @@ def building_create(request: HttpRequest, community_pk: int) -> HttpResponse:
         "orgs/form.html",
         {
             "form": form,
-            "title": _("在%(community)s新建楼栋") % {"community": community.name},
+            "title": _("在%(community)s新建楼栋") % {"community": str(community)},
             "back": reverse("orgs:community_detail", args=[community.pk]),
         },
     )
@@ -550,7 +550,7 @@ def group_create(request: HttpRequest, community_pk: int) -> HttpResponse:
         if group is not None:
             return _done(
                 request,
-                _("已新建职能组“%(name)s”。") % {"name": group.name},
+                _("已新建职能组“%(name)s”。") % {"name": str(group)},
                 reverse("orgs:group_detail", args=[group.pk]),
             )
     back = (
@@ -563,7 +563,7 @@ def group_create(request: HttpRequest, community_pk: int) -> HttpResponse:
         "orgs/form.html",
         {
             "form": form,
-            "title": _("在%(community)s新建职能组") % {"community": community.name},
+            "title": _("在%(community)s新建职能组") % {"community": str(community)},
             "back": back,
         },
     )
@@ -628,7 +628,7 @@ def group_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "orgs/form.html",
         {
             "form": form,
-            "title": _("编辑职能组：%(name)s") % {"name": group.name},
+            "title": _("编辑职能组：%(name)s") % {"name": str(group)},
             "back": reverse("orgs:group_detail", args=[group.pk]),
         },
     )

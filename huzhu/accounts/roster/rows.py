@@ -315,7 +315,7 @@ def validate(
                 fail(
                     "skills",
                     _("技能“%(skill)s”需要登记资格证书，不能通过名册导入。")
-                    % {"skill": skill.name},
+                    % {"skill": str(skill)},
                 )
             elif skill not in skills:
                 skills.append(skill)

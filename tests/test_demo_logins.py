@@ -1,0 +1,44 @@
+"""Each login that `make demo` prints reaches its home page, and every link on that home page
+opens (the demo is what a new user sees first)."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+
+from huzhu.core import demo
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def demo_output() -> str:
+    out = io.StringIO()
+    call_command("load_demo", "--small", stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("login", demo.LOGINS, ids=lambda lg: lg.key)
+def test_printed_login_reaches_its_home_page(demo_output: str, client: Any, login: Any) -> None:
+    assert login.phone in demo_output
+    resp = client.post(
+        "/accounts/login/", {"username": login.phone, "password": demo.DEMO_PASSWORD}
+    )
+    assert resp.status_code == 302, resp.content[:500]
+    if login.key == "superuser":
+        assert client.get("/admin/").status_code == 200
+        return
+    home = client.get("/")
+    assert home.status_code == 200
+    html = home.content.decode()
+    if login.key not in ("resident", "volunteer"):
+        assert f'data-kind="{login.key}"' in html, f"no {login.key} card on the home page"
+    links = set(re.findall(r'href="(/[^"#]*)"', html)) - {"/static/css/huzhu.css"}
+    assert links
+    for link in sorted(links):
+        resp = client.get(link)
+        assert resp.status_code == 200, f"{login.key}: {link} answered {resp.status_code}"
