@@ -45,6 +45,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "accounts.grant_role": frozenset({R.BRANCH_HEAD, R.DISTRICT_ADMIN}),
     "audit.view": frozenset({R.BRANCH_HEAD, R.DISTRICT_ADMIN}),
     "core.edit_settings": frozenset({R.BRANCH_HEAD, R.DISTRICT_ADMIN}),
+    "notify.broadcast": frozenset(
+        {R.BRANCH_HEAD, R.DISTRICT_ADMIN, R.BUILDING_MANAGER, R.GROUP_LEADER}
+    ),
 }
 
 # Roles a granter may hand out: a branch head cannot make a district admin.
@@ -93,6 +96,9 @@ def scope_of(obj: Any) -> Scope:
     community = getattr(obj, "community", None)
     if isinstance(community, Community):
         return Scope(community.alliance_id, community.pk)
+    alliance_id = getattr(obj, "alliance_id", None)
+    if alliance_id is not None:  # an alliance-wide object (a broadcast to the whole alliance)
+        return Scope(alliance_id=alliance_id)
     raise TypeError(f"no scope rule for {type(obj).__name__}")
 
 
