@@ -22,12 +22,14 @@ def _mount() -> None:
     from huzhu.accounts.api import router as accounts_router
     from huzhu.accounts.roster_api import router as roster_router
     from huzhu.audit.api import router as audit_router
+    from huzhu.notify.api import router as notify_router
     from huzhu.orgs.api import router as orgs_router
 
     api.add_router("v1/", accounts_router)
     api.add_router("v1/", roster_router)
     api.add_router("v1/", audit_router)
     api.add_router("v1/", orgs_router)
+    api.add_router("v1/", notify_router)
 
 
 _mount()

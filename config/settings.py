@@ -66,10 +66,14 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "ninja",  # serves the API docs' assets itself instead of from a CDN
     "huzhu.core",
     "huzhu.orgs",
     "huzhu.accounts",
     "huzhu.audit",
+    "huzhu.notify",
+    "django_tasks",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -168,6 +172,17 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Background tasks (django-tasks). "immediate" runs a task in the web process right after the
+# transaction commits (the demo, the tests); "database" queues it for `manage.py db_worker`.
+HUZHU_TASKS_BACKEND = env("HUZHU_TASKS_BACKEND", "immediate")
+_TASK_BACKENDS = {
+    "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+    "database": "django_tasks_db.DatabaseBackend",
+}
+if HUZHU_TASKS_BACKEND not in _TASK_BACKENDS:
+    raise ImproperlyConfigured("HUZHU_TASKS_BACKEND must be immediate or database")
+TASKS = {"default": {"BACKEND": _TASK_BACKENDS[HUZHU_TASKS_BACKEND]}}
+
 EMAIL_BACKEND = env("HUZHU_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 
 # Number of rows per page in lists.
@@ -182,3 +197,30 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env("HUZHU_LOG_LEVEL", "WARNING")},
 }
+
+# Notifications (huzhu.notify) ------------------------------------------------------------------
+# External channels of the notify app; see docs/configuration.md. Sending happens in the
+# `send_notifications` sweeper and the tasks, never inside the action that caused a message.
+# SMS gateway: "console" logs a masked line (and appends it to HUZHU_SMS_FILE when set),
+# "aliyun" is Alibaba Cloud SMS (dysmsapi), "tencent" is Tencent Cloud SMS (API 3.0).
+HUZHU_SMS_PROVIDER = env("HUZHU_SMS_PROVIDER", "console")
+if HUZHU_SMS_PROVIDER not in ("console", "aliyun", "tencent"):
+    raise ImproperlyConfigured("HUZHU_SMS_PROVIDER must be console, aliyun or tencent")
+HUZHU_SMS_FILE = env("HUZHU_SMS_FILE", "")
+# Empty means the provider's public endpoint.
+HUZHU_SMS_ENDPOINT = env("HUZHU_SMS_ENDPOINT", "")
+# Empty means cn-hangzhou (aliyun) or ap-guangzhou (tencent).
+HUZHU_SMS_REGION = env("HUZHU_SMS_REGION", "")
+HUZHU_SMS_ACCESS_KEY_ID = env("HUZHU_SMS_ACCESS_KEY_ID", "")
+HUZHU_SMS_ACCESS_KEY_SECRET = env("HUZHU_SMS_ACCESS_KEY_SECRET", "")
+HUZHU_SMS_SIGN_NAME = env("HUZHU_SMS_SIGN_NAME", "")
+HUZHU_SMS_TEMPLATE = env("HUZHU_SMS_TEMPLATE", "")
+HUZHU_SMS_SDK_APP_ID = env("HUZHU_SMS_SDK_APP_ID", "")
+HUZHU_WECOM_BASE_URL = env("HUZHU_WECOM_BASE_URL", "https://qyapi.weixin.qq.com")
+HUZHU_VAPID_PUBLIC_KEY = env("HUZHU_VAPID_PUBLIC_KEY", "")
+HUZHU_VAPID_PRIVATE_KEY = env("HUZHU_VAPID_PRIVATE_KEY", "")
+HUZHU_VAPID_SUBJECT = env("HUZHU_VAPID_SUBJECT", "")
+HUZHU_NOTIFY_TIMEOUT_SECONDS = float(env("HUZHU_NOTIFY_TIMEOUT_SECONDS", "5"))
+HUZHU_NOTIFY_MAX_ATTEMPTS = int(env("HUZHU_NOTIFY_MAX_ATTEMPTS", "4"))
+DEFAULT_FROM_EMAIL = env("HUZHU_DEFAULT_FROM_EMAIL", "huzhu@localhost")
+EMAIL_TIMEOUT = HUZHU_NOTIFY_TIMEOUT_SECONDS

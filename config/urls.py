@@ -13,6 +13,7 @@ urlpatterns = [
     path("accounts/", include("huzhu.accounts.urls")),
     path("orgs/", include("huzhu.orgs.urls")),
     path("audit/", include("huzhu.audit.urls")),
+    path("notify/", include("huzhu.notify.urls")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
 ]

@@ -8,7 +8,10 @@ Expected answers, from one rule per route (the roles allowed on the in-scope obj
   gets 404;
 - the other community's object: the outsider succeeds when branch heads are allowed, else 403;
   the district admin (alliance scope) succeeds when allowed, else 403; everyone else gets 404;
-- anonymous: pages redirect to the login page, API operations answer 401.
+- anonymous: pages redirect to the login page, API operations answer 401;
+- a public route (``public=True``) succeeds for everybody, anonymous included, on either
+  community's object; an owner-only route (the resident's own notification, receipt, slot…)
+  succeeds for the resident alone, everybody else gets 404.
 """
 
 from __future__ import annotations
@@ -119,6 +122,95 @@ def _held_skill(world: Any, cast: Any, own: bool) -> Any:
     return PersonSkill.objects.create(person=cast.resident, skill=_skill(), level=2)
 
 
+def _broadcast(world: Any, cast: Any, own: bool, **fields: Any) -> Any:
+    """A broadcast to the volunteers of the community, by its branch head (the outsider is
+    the branch head of the other community), asking for a yes/no reply."""
+    from huzhu.core import clock
+    from huzhu.notify.models import Broadcast
+
+    community = world.community if own else world.other_community
+    values: dict[str, Any] = {
+        "alliance": world.alliance,
+        "community": community,
+        "author": cast.branch_head if own else cast.outsider,
+        "title": "明早核酸",
+        "body": "请回复能否到岗",
+        "visibility": "public",
+        "audience": {"community": community.pk, "roles": ["volunteer"]},
+        "reply_kind": "yes_no",
+        "status": "sent",
+        "sent_at": clock.now(),
+        **fields,
+    }
+    return Broadcast.objects.create(**values)
+
+
+def _sent_broadcast(world: Any, cast: Any, own: bool) -> Any:
+    from huzhu.core import clock
+    from huzhu.notify.models import Receipt
+
+    b = _broadcast(world, cast, own)
+    person = cast.volunteer if own else cast.outsider
+    Receipt.objects.create(
+        broadcast=b,
+        person=person,
+        community=person.community,
+        delivered_at=clock.now(),
+    )
+    b.recipient_count = 1
+    b.save(update_fields=["recipient_count"])
+    return b
+
+
+def _scheduled_broadcast(world: Any, cast: Any, own: bool) -> Any:
+    import datetime as dt
+
+    from huzhu.core import clock
+
+    return _broadcast(
+        world,
+        cast,
+        own,
+        status="scheduled",
+        sent_at=None,
+        scheduled_at=clock.now() + dt.timedelta(days=1),
+    )
+
+
+def _receipt(world: Any, cast: Any, own: bool) -> Any:
+    """The resident's own receipt of a broadcast asking for a yes/no reply."""
+    from huzhu.core import clock
+    from huzhu.notify.models import Receipt
+
+    b = _broadcast(world, cast, True)
+    return Receipt.objects.create(
+        broadcast=b,
+        person=cast.resident,
+        community=world.community,
+        building=world.building,
+        delivered_at=clock.now(),
+    )
+
+
+def _notification(world: Any, cast: Any, own: bool) -> Any:
+    """The resident's own notification."""
+    from huzhu.core import clock
+    from huzhu.notify.models import Notification
+
+    return Notification.objects.create(
+        person=cast.resident,
+        community=world.community,
+        code="needs.offer",
+        title="有人响应了您的求助",
+        created_at=clock.now(),
+        idempotency_key=f"matrix:{own}",
+    )
+
+
+def _audience(w: Any, c: Any, own: bool) -> dict[str, Any]:
+    return {"community": (w.community if own else w.other_community).pk}
+
+
 OBJECTS: dict[str, Callable[[Any, Any, bool], Any]] = {
     "slot": _slot,
     "exception": _exception,
@@ -130,6 +222,10 @@ OBJECTS: dict[str, Callable[[Any, Any, bool], Any]] = {
     "job": lambda w, c, own: _job(w, own),
     "person": _person,
     "grant": _grant,
+    "broadcast": _sent_broadcast,
+    "scheduled_broadcast": _scheduled_broadcast,
+    "receipt": _receipt,
+    "notification": _notification,
 }
 
 BH = "branch_head"
@@ -200,6 +296,32 @@ PAGE_RULES: dict[str, Rule] = {
     "orgs:job_create": Rule("community", frozenset({BH, GL})),
     "orgs:job_detail": Rule("job", frozenset({BH, GL, GM, DA})),
     "orgs:job_edit": Rule("job", frozenset({BH, GL})),
+    # notify
+    "notify:inbox": Rule(None, EVERYONE),
+    "notify:inbox_read_all": Rule(None, EVERYONE, method="POST"),
+    "notify:notification_detail": Rule("notification", EVERYONE, owner_only=True),
+    "notify:receipt_detail": Rule("receipt", EVERYONE, owner_only=True),
+    "notify:receipt_reply": Rule(
+        "receipt",
+        EVERYONE,
+        method="POST",
+        owner_only=True,
+        data=lambda w, c, own: {"value": "yes"},
+    ),
+    "notify:preferences": Rule(None, EVERYONE),
+    "notify:broadcast_list": Rule(None, frozenset({BH, DA, BM, GL, "outsider"})),
+    "notify:broadcast_create": Rule(None, frozenset({BH, DA, BM, GL, "outsider"})),
+    "notify:broadcast_detail": Rule("broadcast", frozenset({BH, DA})),
+    "notify:broadcast_resend": Rule(
+        "broadcast",
+        frozenset({BH, DA}),
+        method="POST",
+        data=lambda w, c, own: {"which": "unread"},
+    ),
+    "notify:broadcast_cancel": Rule("scheduled_broadcast", frozenset({BH, DA}), method="POST"),
+    "notify:broadcast_export": Rule("broadcast", frozenset({BH, DA})),
+    "notify:public_notices": Rule("community", EVERYONE, public=True),
+    "notify:public_notice": Rule("broadcast", EVERYONE, public=True),
 }
 
 # Routes left out of the matrix, each with its reason.
@@ -234,7 +356,13 @@ def test_every_url_has_a_rule() -> None:
 
 
 def _kwargs_for(route: str, obj: Any) -> dict[str, Any]:
-    return {k: obj.pk for k in re.findall(r"<(?:\w+:)?(\w+)>", route)}
+    """Every URL parameter is the object's pk, except ``<x_pk>`` naming the object's parent
+    ``x`` (``notices/<community_pk>/<pk>/``): that is the object's ``x_id``."""
+    kwargs = {}
+    for k in re.findall(r"<(?:\w+:)?(\w+)>", route):
+        parent = f"{k[:-3]}_id" if k.endswith("_pk") else ""
+        kwargs[k] = getattr(obj, parent) if parent and hasattr(obj, parent) else obj.pk
+    return kwargs
 
 
 def _expected(rule: Rule, role: str, own: bool) -> str:
@@ -242,6 +370,8 @@ def _expected(rule: Rule, role: str, own: bool) -> str:
         return "ok" if rule.public else "login"
     if rule.owner_only:
         return "ok" if role == "resident" else "404"
+    if rule.public and rule.obj is not None:
+        return "ok"  # a public object (a community's public notices): everybody reads it
     if rule.obj is None:
         if own:
             return "ok" if role in rule.allowed else "403"
@@ -471,6 +601,63 @@ API_RULES: dict[str, Rule] = {
         method="PUT",
         data=lambda w, c, own: {"value": "45"},
         extra={"key": "needs.review_minutes"},
+    ),
+    # notify
+    "GET /api/v1/inbox": Rule(None, EVERYONE),
+    "GET /api/v1/inbox/unread-count": Rule(None, EVERYONE),
+    "POST /api/v1/inbox/read-all": Rule(None, EVERYONE, method="POST"),
+    "GET /api/v1/notifications/{notification_id}": Rule("notification", EVERYONE, owner_only=True),
+    "GET /api/v1/receipts/{receipt_id}": Rule("receipt", EVERYONE, owner_only=True),
+    "POST /api/v1/receipts/{receipt_id}/reply": Rule(
+        "receipt",
+        EVERYONE,
+        method="POST",
+        owner_only=True,
+        data=lambda w, c, own: {"value": "yes"},
+    ),
+    "GET /api/v1/broadcasts": Rule(
+        None, frozenset({BH, DA, BM, GL, "outsider"}), other_param="community"
+    ),
+    "POST /api/v1/broadcasts": Rule(
+        "community",
+        frozenset({BH, DA}),
+        method="POST",
+        data=lambda w, c, own: {
+            "audience": _audience(w, c, own),
+            "title": "停水通知",
+            "body": "明天 9:00–12:00 停水",
+        },
+    ),
+    "POST /api/v1/broadcasts/preview": Rule(
+        "community",
+        frozenset({BH, DA}),
+        method="POST",
+        data=lambda w, c, own: {"audience": _audience(w, c, own)},
+    ),
+    "GET /api/v1/broadcasts/{broadcast_id}": Rule("broadcast", frozenset({BH, DA})),
+    "POST /api/v1/broadcasts/{broadcast_id}/resend": Rule(
+        "broadcast",
+        frozenset({BH, DA}),
+        method="POST",
+        data=lambda w, c, own: {"which": "unreplied"},
+    ),
+    "POST /api/v1/broadcasts/{broadcast_id}/cancel": Rule(
+        "scheduled_broadcast", frozenset({BH, DA}), method="POST"
+    ),
+    "GET /api/v1/broadcasts/{broadcast_id}/replies": Rule("broadcast", frozenset({BH, DA})),
+    "GET /api/v1/preferences": Rule(None, EVERYONE),
+    "PUT /api/v1/preferences": Rule(
+        None,
+        EVERYONE,
+        method="PUT",
+        data=lambda w, c, own: {
+            "channels": ["sms"],
+            "quiet_start": "22:00",
+            "quiet_end": "07:00",
+        },
+    ),
+    "GET /api/v1/public/communities/{community_id}/notices": Rule(
+        "community", EVERYONE, public=True
     ),
 }
 

@@ -1,7 +1,10 @@
-"""Template context shared by every page: large-text mode and the navigation per role."""
+"""Template context shared by every page: large-text mode, the navigation per role and the
+unread count of the inbox."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest
@@ -24,6 +27,8 @@ def _nav(request: HttpRequest) -> list[dict[str, Any]]:
         or policy.can_anywhere(user, "orgs.view_group")
     ):
         items.append((_("社区与楼栋"), reverse("orgs:community_list")))
+    if policy.can_anywhere(user, "notify.broadcast"):
+        items.append((_("通知广播"), reverse("notify:broadcast_list")))
     if policy.can_anywhere(user, "audit.view"):
         items.append((_("审计日志"), reverse("audit:list")))
     path = request.path
@@ -33,8 +38,24 @@ def _nav(request: HttpRequest) -> list[dict[str, Any]]:
     ]
 
 
+def _unread_count(request: HttpRequest) -> Callable[[], int] | None:
+    """The inbox badge: counted once, and only when a template shows it."""
+    user = request.user
+    if not getattr(user, "is_authenticated", False):
+        return None
+
+    @functools.cache
+    def count() -> int:
+        from huzhu.notify import queries
+
+        return queries.unread_count(user)  # type: ignore[arg-type]
+
+    return count
+
+
 def ui(request: HttpRequest) -> dict[str, Any]:
     return {
         "large_text": request.COOKIES.get("huzhu_large_text") == "1",
         "nav": _nav(request),
+        "unread_count": _unread_count(request),
     }

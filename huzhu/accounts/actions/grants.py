@@ -27,6 +27,18 @@ def _node_for(kind: str, node: Any) -> dict[str, Any]:
     raise DomainError("accounts.grant.bad_scope", _("授权范围无效。"), details={"field": "scope"})
 
 
+def _tell(person: Person, code: str, key: str, community: Any, **context: Any) -> None:
+    """The affected person hears of it in their inbox (and on their channels), in their
+    language; sending happens after the commit, never inside this action."""
+    from huzhu.notify import actions as notify_actions
+    from huzhu.notify.render import render_event
+
+    title, body = render_event(code, person, **context)
+    notify_actions.notify(
+        person=person, code=code, title=title, body=body, key=key, community=community
+    )
+
+
 @transaction.atomic
 def grant_role(*, actor: Person, person: Person, role: str, node: Any) -> RoleGrant:
     """Grant ``role`` on ``node`` (alliance, community, building or group)."""
@@ -77,6 +89,15 @@ def grant_role(*, actor: Person, person: Person, role: str, node: Any) -> RoleGr
         new={"role": role, "scope": key},
         scope=grant.scope_label(),
     )
+    _tell(
+        person,
+        "accounts.role.granted",
+        f"grant:{grant.pk}:granted",
+        fields.get("community"),
+        role=Role(role).label,
+        scope=node,
+        actor=actor,
+    )
     return grant
 
 
@@ -100,5 +121,14 @@ def revoke_role(*, actor: Person, grant: RoleGrant) -> RoleGrant:
         community=grant.community,
         alliance=grant.alliance,
         old={"role": grant.role, "scope": grant.scope_key},
+    )
+    _tell(
+        grant.person,
+        "accounts.role.revoked",
+        f"grant:{grant.pk}:revoked",
+        grant.community,
+        role=Role(grant.role).label,
+        scope=node,
+        actor=actor,
     )
     return grant

@@ -317,11 +317,30 @@ def set_status(
     person.status = status
     person.status_until = until if status != Status.ACTIVE else None
     person.save(update_fields=["status", "status_until"])
-    record(
+    entry = record(
         "accounts.person.status_changed",
         actor=actor,
         target=person,
         old=old,
         new={"status": status, "status_until": person.status_until, "reason": reason},
+    )
+    # The person hears of it in their language; sending happens after the commit.
+    from huzhu.notify import actions as notify_actions
+    from huzhu.notify.render import render_event
+
+    title, body = render_event(
+        "accounts.person.status_changed",
+        person,
+        status=Status(status).label,
+        until=person.status_until,
+        reason=reason.strip(),
+        actor=actor,
+    )
+    notify_actions.notify(
+        person=person,
+        code="accounts.person.status_changed",
+        title=title,
+        body=body,
+        key=f"person:{person.pk}:status:{entry.pk}",
     )
     return person

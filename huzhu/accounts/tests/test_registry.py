@@ -15,9 +15,9 @@ pytestmark = pytest.mark.django_db
 URL = "/accounts/people/"
 
 # Session, user, the user's grants, the filtered community, count, filter options
-# (communities, buildings, skills), the page of people, prefetched grants and skills:
-# 11, independent of the number of people.
-MAX_QUERIES = 11
+# (communities, buildings, skills), the page of people, prefetched grants and skills,
+# and the inbox badge of the top bar: 12, independent of the number of people.
+MAX_QUERIES = 12
 
 
 def names(resp):
