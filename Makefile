@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/huzhu
 export TEST_DATABASE_URL
 
-.PHONY: demo test setup system-deps lint typecheck test-sqlite test-postgres messages serve clean
+.PHONY: demo test setup system-deps lint typecheck test-sqlite test-postgres messages serve clean bench
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
@@ -49,6 +49,12 @@ test-postgres: setup
 messages: setup
 	$(BIN)/python manage.py makemessages -l en --ignore=.venv --ignore=var --ignore=tests --ignore='huzhu/*/tests' --ignore=bench --ignore=scripts --no-location --no-obsolete
 	$(BIN)/python manage.py compilemessages --ignore=.venv -v 0
+
+## make bench: the performance targets of ARCHITECTURE.md on PostgreSQL (BENCH_DATABASE_URL,
+## default postgres://postgres@127.0.0.1:5432/huzhu_bench), e.g. BENCH_ARGS="--only P6 --scale 0.1"
+BENCH_ARGS ?=
+bench: setup
+	$(BIN)/python -m bench "$(BENCH_ARGS)"
 
 clean:
 	rm -rf $(VENV) var test-output .coverage

@@ -182,6 +182,8 @@ _TASK_BACKENDS = {
 if HUZHU_TASKS_BACKEND not in _TASK_BACKENDS:
     raise ImproperlyConfigured("HUZHU_TASKS_BACKEND must be immediate or database")
 TASKS = {"default": {"BACKEND": _TASK_BACKENDS[HUZHU_TASKS_BACKEND]}}
+# Parallel database connections writing one broadcast's receipts (PostgreSQL only).
+HUZHU_FANOUT_WORKERS = int(env("HUZHU_FANOUT_WORKERS", "2"))
 
 EMAIL_BACKEND = env("HUZHU_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 

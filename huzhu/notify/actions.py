@@ -8,12 +8,13 @@ always on, other channels follow preferences and quiet hours, urgent messages by
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Max, Min, QuerySet
 from django.utils.translation import gettext as _
 
 from huzhu.accounts.models import Person
@@ -241,6 +242,31 @@ def _insert_receipts(broadcast: Broadcast, people: QuerySet[Person], now: dt.dat
         return max(int(cursor.rowcount), 0)
 
 
+def _fanout_workers(batches: int) -> int:
+    """Parallel writers for a fan-out: on PostgreSQL, outside a surrounding transaction (whose
+    uncommitted rows other connections could not see), up to HUZHU_FANOUT_WORKERS."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return 1
+    return max(1, min(int(settings.HUZHU_FANOUT_WORKERS), batches))
+
+
+def _run_in_threads(run: Callable[[list[int]], None], chunks: list[list[int]]) -> None:
+    """Each thread gets its own database connection, closed when it is done."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    def work(chunk: list[int]) -> None:
+        try:
+            run(chunk)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
+        for future in [pool.submit(work, c) for c in chunks]:
+            future.result()  # re-raises a batch's error
+
+
 def fan_out(broadcast_id: int, *, batch: int = FANOUT_BATCH) -> int:
     """Write one receipt per recipient in batches (each batch one transaction), then queue the
     external deliveries. Safe to run again after a crash: existing receipts are kept."""
@@ -249,19 +275,24 @@ def fan_out(broadcast_id: int, *, batch: int = FANOUT_BATCH) -> int:
         return 0
     spec = aud.parse_spec(broadcast.audience)
     people = aud.recipients(spec)
-    ids = people.order_by("pk").values_list("pk", flat=True)
+    bounds = people.order_by().aggregate(low=Min("pk"), high=Max("pk"))
     now = clock.now()
-    low = 0
-    while True:
-        upper = list(ids.filter(pk__gt=low)[batch - 1 : batch])
-        chunk = people.filter(pk__gt=low)
-        if upper:
-            chunk = chunk.filter(pk__lte=upper[0])
-        with transaction.atomic():
-            _insert_receipts(broadcast, chunk, now)
-        if not upper:
-            break
-        low = upper[0]
+    if bounds["low"] is not None:
+        # Ranges of person ids: no counting or OFFSET to find a batch's end.
+        starts = list(range(bounds["low"], bounds["high"] + 1, batch))
+
+        def run(chunk: list[int]) -> None:
+            for start in chunk:
+                with transaction.atomic():
+                    _insert_receipts(
+                        broadcast, people.filter(pk__gte=start, pk__lt=start + batch), now
+                    )
+
+        workers = _fanout_workers(len(starts))
+        if workers == 1:
+            run(starts)
+        else:
+            _run_in_threads(run, [starts[i::workers] for i in range(workers)])
     with transaction.atomic():
         b = Broadcast.objects.select_for_update().get(pk=broadcast_id)
         b.recipient_count = Receipt.objects.filter(broadcast=b).count()

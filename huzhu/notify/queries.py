@@ -26,8 +26,9 @@ def _unread(model: type[Notification] | type[Receipt]) -> Coalesce:
 
 
 def unread_count(person: Person) -> int:
-    """Unread inbox items: two index-only counts on partial indexes, in one query (it runs on
-    every page, for the badge of the top bar)."""
+    """Unread inbox items: two counts in one query (it runs on every page, for the badge of
+    the top bar) — notifications on their partial unread index, receipts on the inbox index
+    (person, delivered_at), which holds a person's few receipts."""
     total = (
         Person.objects.filter(pk=person.pk)
         .annotate(unread=_unread(Notification) + _unread(Receipt))
