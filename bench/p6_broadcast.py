@@ -15,9 +15,9 @@ P6   candidate: the real path, ``huzhu.notify.actions.fan_out(broadcast_id)`` on
      extrapolation: the queue table only grows with the audience).
 P6u  ``huzhu.notify.queries.unread_count(person)`` for random volunteers, each of whom has
      the broadcast unread plus earlier ones read; p50 / p99 over many calls. Baseline: the
-     same calls with the two partial indexes (``receipt_unread``, ``notification_unread``)
-     dropped inside a transaction that is rolled back, so PostgreSQL falls back on the next
-     best plan (the person index, then a heap visit per receipt to check ``read_at``).
+     same calls with the indexes the count uses (``receipt_inbox``, ``notification_unread``)
+     dropped inside a transaction that is rolled back, so PostgreSQL falls back on scanning
+     the tables.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ TARGET_UNREAD = 0.010  # seconds, p99
 BASELINE_SAMPLE = 1_000
 UNREAD_CALLS = 2_000
 UNREAD_WARMUP = 20
-PARTIAL_INDEXES = ("receipt_unread", "notification_unread")
+PARTIAL_INDEXES = ("receipt_inbox", "notification_unread")
 TASK_PATH = f"{__name__}.deliver_one"
 TITLE = "P6 基准测试 "  # the benchmark's own broadcasts (the seeded history is "历史广播 …")
 
@@ -387,12 +387,13 @@ class P6:
         persons = [by_id[i] for i in ids]
         total = Receipt.objects.filter(person_id__in=self.volunteers[:1]).count()
         say(
-            f"P6u unread count: {len(persons):,} volunteers × {ctx.rounds} rounds, partial "
-            f"index vs none ({total} receipts per volunteer, one unread)"
+            f"P6u unread count: {len(persons):,} volunteers × {ctx.rounds} rounds, indexed "
+            f"vs not ({total} receipts per volunteer, one unread)"
         )
         c_lat, b_lat = alternate(
             lambda _i: self._unread(persons, drop=False),
-            lambda _i: self._unread(persons, drop=True),
+            # Without an index every call scans the table: a sample of 100 calls is enough.
+            lambda _i: self._unread(persons[:100], drop=True),
             ctx.rounds,
             label="P6u",
         )
@@ -406,15 +407,16 @@ class P6:
                 f"receipts{scaled}"
             ),
             candidate=f"p50 {fmt_seconds(c50)} · p99 {fmt_seconds(c99)}",
-            baseline=f"p50 {fmt_seconds(b50)} · p99 {fmt_seconds(b99)} (no partial index)",
+            baseline=f"p50 {fmt_seconds(b50)} · p99 {fmt_seconds(b99)} (no index)",
             ratio=b50 / c50,
             target=f"p99 ≤ {TARGET_UNREAD * 1000:g} ms",
             meets=c99 <= TARGET_UNREAD,
             notes=[
                 f"queries.unread_count(person) (two counts: notifications + receipts), "
                 f"{len(persons):,} random volunteers per round after {UNREAD_WARMUP} warm-up "
-                f"calls; {receipts:,} receipts in the table; each result checked (= 1).",
-                f"candidate plan: {c_lat[0].plan}; baseline plan: {b_lat[0].plan} (partial "
+                f"calls (baseline: the first 100 of them); {receipts:,} receipts in the table; "
+                f"each result checked (= 1).",
+                f"candidate plan: {c_lat[0].plan}; baseline plan: {b_lat[0].plan} (the "
                 f"indexes dropped in a rolled-back transaction).",
                 "ratio = baseline p50 ÷ candidate p50; the target is judged on p99.",
             ],
