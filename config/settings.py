@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "huzhu.accounts",
     "huzhu.audit",
     "huzhu.notify",
+    "huzhu.timebank",
     "django_tasks",
     "django_tasks_db",
 ]

@@ -6,6 +6,7 @@ import http.client
 import json
 import urllib.error
 import urllib.request
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,13 +53,14 @@ class TransportError(Exception):
         self.gone = gone
 
 
-class Transport:
+class Transport(ABC):
     """One external channel. Subclasses implement ``send`` and never touch the database."""
 
     channel = ""
 
+    @abstractmethod
     def send(self, message: OutgoingMessage) -> SendResult:
-        raise NotImplementedError
+        """Send one message; raise TransportError on failure."""
 
 
 def timeout_seconds() -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,7 +69,7 @@ class SmsConfig:
             )
 
 
-class SmsProvider:
+class SmsProvider(ABC):
     """An SMS gateway adapter: send one templated message to one phone, return its id."""
 
     name = ""
@@ -76,8 +77,9 @@ class SmsProvider:
     def __init__(self, config: SmsConfig) -> None:
         self.config = config
 
+    @abstractmethod
     def send(self, phone: str, message: OutgoingMessage) -> str:
-        raise NotImplementedError
+        """Send one message to one phone; return the provider's id."""
 
 
 _file_lock = threading.Lock()

@@ -1,0 +1,211 @@
+"""The time bank's double-entry ledger (DOMAIN.md "The time bank").
+
+Amounts are integer hundredths of a point. Transactions and postings are append-only; a
+correction is a reversing transaction. Balances are cached on the account and changed under a
+row lock in the same database transaction as the postings.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from huzhu.core.models import AppendOnlyModel
+
+
+class AccountKind(models.TextChoices):
+    PERSON = "person", _("个人")
+    COMMUNITY = "community", _("社区发行")
+    FUND = "fund", _("互助基金")
+    MERCHANT = "merchant", _("商户")
+    SYSTEM = "system", _("系统")
+
+
+class Account(models.Model):
+    kind = models.CharField(_("类型"), max_length=16, choices=AccountKind.choices)
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("成员"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="timebank_accounts",
+    )
+    community = models.ForeignKey(
+        "orgs.Community",
+        verbose_name=_("社区"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="timebank_accounts",
+    )
+    code = models.CharField(_("代码"), max_length=64, blank=True, default="")
+    name = models.CharField(_("名称"), max_length=100, blank=True, default="")
+    # Points are stored in hundredths.
+    balance = models.BigIntegerField(_("余额（百分之一分）"), default=0)
+    held = models.BigIntegerField(_("冻结（百分之一分）"), default=0)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("积分账户")
+        verbose_name_plural = _("积分账户")
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(kind="person") | Q(balance__gte=0),
+                name="timebank_person_balance_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(held__gte=0), name="timebank_held_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="person") | Q(person__isnull=False),
+                name="timebank_person_account_has_person",
+            ),
+            models.UniqueConstraint(
+                fields=["person"],
+                condition=Q(kind="person"),
+                name="timebank_one_account_per_person",
+            ),
+            models.UniqueConstraint(
+                fields=["community"],
+                condition=Q(kind="community"),
+                name="timebank_one_issuing_account_per_community",
+            ),
+            models.UniqueConstraint(
+                fields=["code"],
+                condition=Q(kind="system"),
+                name="timebank_system_account_code_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.kind == AccountKind.PERSON and self.person_id:
+            return f"{self.get_kind_display()} #{self.pk} ({self.person_id})"
+        return f"{self.get_kind_display()} #{self.pk} {self.code or self.name}".strip()
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.held
+
+
+class TransactionKind(models.TextChoices):
+    SERVICE_CREDIT = "service_credit", _("服务积分")
+    TRANSFER = "transfer", _("转账")
+    REVERSAL = "reversal", _("冲正")
+    MANUAL = "manual", _("手工记账")
+    OTHER = "other", _("其他")
+
+
+class Transaction(AppendOnlyModel):
+    kind = models.CharField(_("类型"), max_length=32, choices=TransactionKind.choices)
+    memo = models.CharField(_("摘要"), max_length=200, blank=True, default="")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("操作人"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    on_behalf_of = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("代表"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    community = models.ForeignKey(
+        "orgs.Community",
+        verbose_name=_("社区"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("时间"), db_index=True)
+    idempotency_key = models.CharField(_("幂等键"), max_length=128, unique=True)
+    reverses = models.OneToOneField(
+        "self",
+        verbose_name=_("冲正的交易"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reversed_by",
+    )
+    reason = models.CharField(_("原因"), max_length=500, blank=True, default="")
+    evidence = models.TextField(_("证据"), blank=True, default="")
+
+    class Meta:
+        verbose_name = _("积分交易")
+        verbose_name_plural = _("积分交易")
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(idempotency_key=""), name="timebank_transaction_key_not_empty"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
+
+class Posting(AppendOnlyModel):
+    transaction = models.ForeignKey(
+        Transaction, verbose_name=_("交易"), on_delete=models.PROTECT, related_name="postings"
+    )
+    account = models.ForeignKey(
+        Account, verbose_name=_("账户"), on_delete=models.PROTECT, related_name="postings"
+    )
+    # Signed hundredths of a point; positive credits the account.
+    amount = models.BigIntegerField(_("金额（百分之一分）"))
+    community = models.ForeignKey(
+        "orgs.Community",
+        verbose_name=_("社区"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("分录")
+        verbose_name_plural = _("分录")
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="timebank_posting_not_zero"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.amount}"
+
+
+class Hold(models.Model):
+    """Points of a person's account set aside (``Account.held``) without leaving it."""
+
+    account = models.ForeignKey(
+        Account, verbose_name=_("账户"), on_delete=models.PROTECT, related_name="holds"
+    )
+    amount = models.BigIntegerField(_("金额（百分之一分）"))
+    idempotency_key = models.CharField(_("幂等键"), max_length=128, unique=True)
+    memo = models.CharField(_("摘要"), max_length=200, blank=True, default="")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("操作人"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("时间"))
+    released_at = models.DateTimeField(_("释放时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("积分冻结")
+        verbose_name_plural = _("积分冻结")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="timebank_hold_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.amount}"
