@@ -56,9 +56,7 @@ class Account(models.Model):
                 condition=~Q(kind="person") | Q(balance__gte=0),
                 name="timebank_person_balance_not_negative",
             ),
-            models.CheckConstraint(
-                condition=Q(held__gte=0), name="timebank_held_not_negative"
-            ),
+            models.CheckConstraint(condition=Q(held__gte=0), name="timebank_held_not_negative"),
             models.CheckConstraint(
                 condition=~Q(kind="person") | Q(person__isnull=False),
                 name="timebank_person_account_has_person",

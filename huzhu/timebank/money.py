@@ -12,8 +12,8 @@ HUNDREDTHS = 100
 
 
 def parse_points(value: str | int | Decimal) -> int:
-    """"1.5" → 150 hundredths. Refuses floats and more than two decimals."""
-    if isinstance(value, bool) or isinstance(value, float):
+    """Parse "1.5" into 150 hundredths. Refuses floats and more than two decimals."""
+    if isinstance(value, (bool, float)):
         raise DomainError("timebank.points.float", _("积分不能用浮点数表示。"))
     try:
         amount = Decimal(value) if not isinstance(value, Decimal) else value
