@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
-from ninja import NinjaAPI, Schema
+from ninja import Field, NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
 
@@ -107,6 +109,21 @@ def install_error_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(HttpError)
     def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         return envelope(api, request, exc.status_code, "http_error", str(exc))
+
+
+class PageIn(Schema):
+    """The paging query parameters of every list operation."""
+
+    page: int = Field(1, ge=1, le=1_000_000)
+    page_size: int = Field(settings.HUZHU_PAGE_SIZE, ge=1, le=200)
+
+
+def paginate(queryset: QuerySet[Any], paging: PageIn) -> tuple[list[Any], PageMeta]:
+    """One page of ``queryset`` and its meta (a page past the end is empty, not an error)."""
+    start, end = page_bounds(paging.page, paging.page_size)
+    total = queryset.count()
+    rows = list(queryset[start:end]) if start < total else []
+    return rows, PageMeta(page=paging.page, page_size=paging.page_size, total=total)
 
 
 def page_bounds(page: int, page_size: int) -> tuple[int, int]:

@@ -10,8 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from django.conf import settings
-from django.db.models import Count, QuerySet
+from django.db.models import Count
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
@@ -19,7 +18,7 @@ from ninja import Field, P, PathEx, Query, Router, Schema, Status
 
 from huzhu.accounts import policy
 from huzhu.accounts.models import Household, Person, Role, RoleGrant
-from huzhu.core.api import ERRORS, PageMeta, page_bounds
+from huzhu.core.api import ERRORS, PageIn, PageMeta, paginate
 from huzhu.core.errors import DomainError
 from huzhu.core.registry import definition
 from huzhu.orgs import actions
@@ -48,11 +47,6 @@ def _latitude() -> Any:
 
 def _longitude() -> Any:
     return Field(None, ge=-180, le=180)
-
-
-class PageIn(Schema):
-    page: int = Field(1, ge=1, le=1_000_000)
-    page_size: int = Field(settings.HUZHU_PAGE_SIZE, ge=1, le=200)
 
 
 # --- schemas -------------------------------------------------------------------------------
@@ -200,13 +194,6 @@ def _in_scope(actor: Person, community: Community) -> None:
         raise Http404
 
 
-def _page(queryset: QuerySet[Any], paging: PageIn) -> tuple[list[Any], PageMeta]:
-    start, end = page_bounds(paging.page, paging.page_size)
-    total = queryset.count()
-    rows = list(queryset[start:end]) if start < total else []
-    return rows, PageMeta(page=paging.page, page_size=paging.page_size, total=total)
-
-
 def _community(pk: int) -> Community:
     return get_object_or_404(Community.objects.select_related("alliance"), pk=pk)
 
@@ -300,7 +287,7 @@ def _setting_out(row: dict[str, Any]) -> SettingOut:
 def list_communities(request: HttpRequest, paging: Query[PageIn]) -> CommunityPage:
     """Communities on which the caller holds orgs.view_community."""
     qs = policy.visible_to(_actor(request), "orgs.view_community", Community.objects.all())
-    rows, meta = _page(qs.annotate(building_count=Count("buildings")).order_by("id"), paging)
+    rows, meta = paginate(qs.annotate(building_count=Count("buildings")).order_by("id"), paging)
     return CommunityPage(items=[_community_out(c) for c in rows], meta=meta)
 
 
@@ -339,7 +326,7 @@ def list_buildings(
     community = _community(community_id)
     policy.require(_actor(request), "orgs.view_community", community)
     qs = community.buildings.annotate(household_count=Count("households")).order_by("id")
-    rows, meta = _page(qs, paging)
+    rows, meta = paginate(qs, paging)
     return BuildingPage(items=[_building_out(b) for b in rows], meta=meta)
 
 
@@ -401,7 +388,7 @@ def list_households(
         .annotate(resident_count=Count("members"))
         .order_by("room", "id")
     )
-    rows, meta = _page(qs, paging)
+    rows, meta = paginate(qs, paging)
     return HouseholdPage(items=[_household_out(h) for h in rows], meta=meta)
 
 

@@ -14,10 +14,10 @@ from ninja.responses import Status as Reply
 from huzhu.accounts import policy
 from huzhu.accounts.api.schemas import PathId
 from huzhu.accounts.models import Person
-from huzhu.core.api import ERRORS
+from huzhu.core.api import ERRORS, paginate
 from huzhu.notify import actions, queries
 from huzhu.notify import audience as aud
-from huzhu.notify.api.common import _actor, _page, router
+from huzhu.notify.api.common import _actor, router
 from huzhu.notify.api.schemas import (
     BroadcastDetailOut,
     BroadcastIn,
@@ -79,7 +79,7 @@ def list_broadcasts(request: HttpRequest, q: Query[BroadcastQuery]) -> Broadcast
         qs = qs.filter(community_id=q.community)
     if q.status is not None:
         qs = qs.filter(status=q.status)
-    rows, meta = _page(qs.order_by("-created_at", "-id"), q)
+    rows, meta = paginate(qs.order_by("-created_at", "-id"), q)
     counts = _counts([b.pk for b in rows])
     return BroadcastPage(
         items=[BroadcastOut(**_broadcast_fields(b, counts.get(b.pk))) for b in rows], meta=meta
@@ -180,7 +180,7 @@ def list_replies(request: HttpRequest, broadcast_id: PathId, q: Query[RepliesQue
         qs = qs.filter(replied_at__isnull=True)
     elif q.only == "unread":
         qs = qs.filter(read_at__isnull=True)
-    rows, meta = _page(
+    rows, meta = paginate(
         qs.order_by("building__name", "person__name", "pk").values(
             "pk", "person_id", "person__name", "building__name", "read_at", "reply", "replied_at"
         ),

@@ -8,13 +8,12 @@ from django.shortcuts import get_object_or_404
 from ninja import Query
 
 from huzhu.accounts.api.schemas import PathId
-from huzhu.core.api import ERRORS
+from huzhu.core.api import ERRORS, PageIn, paginate
 from huzhu.notify import queries
-from huzhu.notify.api.common import _page, router
+from huzhu.notify.api.common import router
 from huzhu.notify.api.schemas import (
     NoticeOut,
     NoticePage,
-    PageIn,
 )
 from huzhu.orgs.models import Community
 
@@ -31,7 +30,7 @@ def public_notices(request: HttpRequest, community_id: PathId, q: Query[PageIn])
     """A community's public notices (sent, visibility public); no sign-in needed. Partner and
     internal broadcasts never appear here."""
     community = get_object_or_404(Community, pk=community_id)
-    rows, meta = _page(queries.public_broadcasts(community.pk), q)
+    rows, meta = paginate(queries.public_broadcasts(community.pk), q)
     return NoticePage(
         items=[
             NoticeOut(

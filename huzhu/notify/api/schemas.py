@@ -6,14 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from django.conf import settings
 from django.db.models import Count, Q
 from ninja import Field, Schema
 from pydantic import field_validator, model_validator
 
 from huzhu.accounts.api.schemas import MAX_ID, NO_NUL, Id, LocalTime, Moment
 from huzhu.accounts.models import Role
-from huzhu.core.api import PageMeta
+from huzhu.core.api import PageIn, PageMeta
 from huzhu.notify import actions
 from huzhu.notify.models import (
     Broadcast,
@@ -31,11 +30,6 @@ Choice = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
 
 
 # --- input schemas ----------------------------------------------------------------------------
-
-
-class PageIn(Schema):
-    page: int = Field(1, ge=1, le=1_000_000)
-    page_size: int = Field(settings.HUZHU_PAGE_SIZE, ge=1, le=200)
 
 
 class InboxQuery(PageIn):
