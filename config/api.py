@@ -24,12 +24,14 @@ def _mount() -> None:
     from huzhu.audit.api import router as audit_router
     from huzhu.notify.api import router as notify_router
     from huzhu.orgs.api import router as orgs_router
+    from huzhu.timebank.api import router as timebank_router
 
     api.add_router("v1/", accounts_router)
     api.add_router("v1/", roster_router)
     api.add_router("v1/", audit_router)
     api.add_router("v1/", orgs_router)
     api.add_router("v1/", notify_router)
+    api.add_router("v1/", timebank_router)
 
 
 _mount()

@@ -14,6 +14,7 @@ urlpatterns = [
     path("orgs/", include("huzhu.orgs.urls")),
     path("audit/", include("huzhu.audit.urls")),
     path("notify/", include("huzhu.notify.urls")),
+    path("timebank/", include("huzhu.timebank.urls")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
 ]

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -26,28 +25,10 @@ from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from conftest import ROLE_PHONES
-
-ROLES = tuple(ROLE_PHONES)  # includes "outsider"
-ALL = frozenset(ROLES) - {"outsider"}
-EVERYONE = frozenset(ROLES)
-
-
-@dataclass(frozen=True)
-class Rule:
-    obj: str | None  # kind of object the route loads (see OBJECTS); None: no object
-    allowed: frozenset[str]  # roles that succeed on the in-scope object
-    method: str = "GET"
-    data: Callable[[Any, Any, bool], dict[str, Any]] | None = None
-    public: bool = False  # works without signing in
-    # For routes without an object: roles that succeed (others 403); "outsider" included if it
-    # should succeed with its own community.
-    other_param: str | None = None  # list page filter taking the other community's id → 404
-    json: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-    # The object belongs to the resident of the cast (their own slot, skill …): only they
-    # succeed, everybody else gets 404.
-    owner_only: bool = False
-    multipart: bool = False  # send ``data`` as a multipart form (file uploads)
+from tests.matrix_common import BH, BM, BR, DA, EVERYONE, FO, GL, GM, ROLES, Rule
+from tests.matrix_timebank import API_RULES as TIMEBANK_API_RULES
+from tests.matrix_timebank import OBJECTS as TIMEBANK_OBJECTS
+from tests.matrix_timebank import PAGE_RULES as TIMEBANK_PAGE_RULES
 
 
 def _job(world: Any, own: bool) -> Any:
@@ -228,13 +209,6 @@ OBJECTS: dict[str, Callable[[Any, Any, bool], Any]] = {
     "notification": _notification,
 }
 
-BH = "branch_head"
-DA = "district_admin"
-BM = "building_manager"
-BR = "broker"
-FO = "finance_officer"
-GL = "group_leader"
-GM = "group_member"
 
 # One rule per URL name. Keep in step with docs/permissions.md.
 PAGE_RULES: dict[str, Rule] = {
@@ -660,6 +634,11 @@ API_RULES: dict[str, Rule] = {
         "community", EVERYONE, public=True
     ),
 }
+
+# The time bank keeps its rules beside the matrix, one module per area.
+OBJECTS.update(TIMEBANK_OBJECTS)
+PAGE_RULES.update(TIMEBANK_PAGE_RULES)
+API_RULES.update(TIMEBANK_API_RULES)
 
 
 def api_operations() -> dict[str, tuple[str, str]]:

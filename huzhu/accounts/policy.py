@@ -48,6 +48,23 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "notify.broadcast": frozenset(
         {R.BRANCH_HEAD, R.DISTRICT_ADMIN, R.BUILDING_MANAGER, R.GROUP_LEADER}
     ),
+    # The time bank: others' statements, paper-ledger entry and its check, reversals.
+    "timebank.view_ledger": frozenset(
+        {R.BRANCH_HEAD, R.BUILDING_MANAGER, R.FINANCE_OFFICER, R.DISTRICT_ADMIN}
+    ),
+    "timebank.enter_paper": frozenset({R.BRANCH_HEAD, R.BUILDING_MANAGER}),
+    "timebank.reverse": frozenset({R.BRANCH_HEAD, R.DISTRICT_ADMIN}),
+    "timebank.manage_service_days": frozenset({R.BRANCH_HEAD}),
+    # Merchants: the branch head signs them up; their staff (role merchant, listed on the
+    # merchant) redeem; the finance officer reconciles.
+    "timebank.manage_merchants": frozenset({R.BRANCH_HEAD, R.DISTRICT_ADMIN}),
+    "timebank.redeem": frozenset({R.MERCHANT}),
+    "timebank.reconcile_merchants": frozenset({R.BRANCH_HEAD, R.FINANCE_OFFICER, R.DISTRICT_ADMIN}),
+    # Memberships: payments recorded by the finance officer.
+    "timebank.view_members": frozenset(
+        {R.BRANCH_HEAD, R.FINANCE_OFFICER, R.BUILDING_MANAGER, R.DISTRICT_ADMIN}
+    ),
+    "timebank.manage_members": frozenset({R.BRANCH_HEAD, R.FINANCE_OFFICER}),
 }
 
 # Roles a granter may hand out: a branch head cannot make a district admin.

@@ -90,9 +90,15 @@ class Account(models.Model):
 
 class TransactionKind(models.TextChoices):
     SERVICE_CREDIT = "service_credit", _("服务积分")
+    SERVICE_PAYMENT = "service_payment", _("积分支付服务")
     TRANSFER = "transfer", _("转账")
     REVERSAL = "reversal", _("冲正")
-    MANUAL = "manual", _("手工记账")
+    MANUAL = "manual", _("纸质登记")
+    BIRTHDAY = "birthday", _("生日赠分")
+    REFERRAL = "referral", _("推荐奖励")
+    PENALTY = "penalty", _("爽约扣分")
+    REDEMPTION = "redemption", _("商户抵扣")
+    VOUCHER = "voucher", _("会员服务券")
     OTHER = "other", _("其他")
 
 
@@ -135,6 +141,11 @@ class Transaction(AppendOnlyModel):
     )
     reason = models.CharField(_("原因"), max_length=500, blank=True, default="")
     evidence = models.TextField(_("证据"), blank=True, default="")
+    # Minutes of service this transaction pays for (service credits and paper-ledger service);
+    # levels count hours served, which a doubled first-service-day credit must not inflate.
+    service_minutes = models.PositiveIntegerField(_("服务分钟数"), default=0)
+    # What the entry was for, machine-readable ("need:12", "paper:A-0031", "redemption:7").
+    reference = models.CharField(_("关联"), max_length=100, blank=True, default="", db_index=True)
 
     class Meta:
         verbose_name = _("积分交易")
@@ -207,3 +218,39 @@ class Hold(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id}: {self.amount}"
+
+
+class ServiceDay(models.Model):
+    """A community's first-service day (首存日): service credited for that day is multiplied by
+    ``timebank.first_service_day_multiplier``."""
+
+    community = models.ForeignKey(
+        "orgs.Community",
+        verbose_name=_("社区"),
+        on_delete=models.CASCADE,
+        related_name="service_days",
+    )
+    date = models.DateField(_("日期"))
+    name = models.CharField(_("名称"), max_length=100, blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("设置人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("首存日")
+        verbose_name_plural = _("首存日")
+        ordering = ["-date"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["community", "date"], name="timebank_one_service_day_per_date"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.community_id} {self.date}"

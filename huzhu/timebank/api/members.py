@@ -1,0 +1,5 @@
+"""Time bank API: members. Operations register on huzhu.timebank.api.common.router."""
+
+from __future__ import annotations
+
+from huzhu.timebank.api.common import router  # noqa: F401

@@ -1,0 +1,7 @@
+"""Time bank pages: merchants. Each module carries its own urlpatterns (see ../urls.py)."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
