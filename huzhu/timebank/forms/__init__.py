@@ -1,0 +1,1 @@
+"""Forms of the time bank pages, one module per area (ledger, merchants, members)."""
