@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Max, Min, QuerySet
 from django.utils.translation import gettext as _
 
@@ -225,21 +225,43 @@ def send_due_broadcasts(now: dt.datetime | None = None) -> int:
     return started
 
 
-def _insert_receipts(broadcast: Broadcast, people: QuerySet[Person], now: dt.datetime) -> int:
-    """INSERT … SELECT the receipts of one batch; existing ones are left alone (retry-safe)."""
+def _insert_receipts(
+    broadcast: Broadcast, people: QuerySet[Person], now: dt.datetime, *, retry: bool = False
+) -> int:
+    """INSERT … SELECT the receipts of one batch.
+
+    The first attempt is a plain INSERT: ``ON CONFLICT DO NOTHING`` probes the unique index once
+    more per row (about a quarter of the batch's time, measured). Only when that attempt meets
+    receipts that already exist (a fan-out re-run after a crash) is the batch written again
+    with ``retry=True``, which leaves existing receipts alone."""
     select = people.order_by().values("pk", "community_id", "household__building_id")
     sql, params = select.query.sql_with_params()
     table = Receipt._meta.db_table
     stamp = connection.ops.adapt_datetimefield_value(now)
+    conflict = " ON CONFLICT (broadcast_id, person_id) DO NOTHING" if retry else ""
     statement = (
         f"INSERT INTO {table} (person_id, community_id, building_id, broadcast_id, "  # noqa: S608
         f"delivered_at, reply, resend_count) "
-        f"SELECT q.*, %s, %s, '', 0 FROM ({sql}) q WHERE 1 = 1 "
-        f"ON CONFLICT (broadcast_id, person_id) DO NOTHING"
+        f"SELECT q.*, %s, %s, '', 0 FROM ({sql}) q WHERE 1 = 1{conflict}"
     )
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and not retry:
+            # The batch need not wait for its WAL flush: the fan-out's last commit (status SENT)
+            # is synchronous and flushes the WAL up to it, this batch included; a crash before
+            # it leaves the broadcast SENDING, and the re-run writes what is missing.
+            cursor.execute("SET LOCAL synchronous_commit = off")
         cursor.execute(statement, [broadcast.pk, stamp, *params])
         return max(int(cursor.rowcount), 0)
+
+
+def _write_batch(broadcast: Broadcast, people: QuerySet[Person], now: dt.datetime) -> None:
+    """One batch in its own transaction; again, conflict-safe, if some receipts exist."""
+    try:
+        with transaction.atomic():
+            _insert_receipts(broadcast, people, now)
+    except IntegrityError:
+        with transaction.atomic():
+            _insert_receipts(broadcast, people, now, retry=True)
 
 
 def _fanout_workers(batches: int) -> int:
@@ -283,10 +305,7 @@ def fan_out(broadcast_id: int, *, batch: int = FANOUT_BATCH) -> int:
 
         def run(chunk: list[int]) -> None:
             for start in chunk:
-                with transaction.atomic():
-                    _insert_receipts(
-                        broadcast, people.filter(pk__gte=start, pk__lt=start + batch), now
-                    )
+                _write_batch(broadcast, people.filter(pk__gte=start, pk__lt=start + batch), now)
 
         workers = _fanout_workers(len(starts))
         if workers == 1:

@@ -71,6 +71,15 @@ def test_fan_out_in_batches_reaches_every_volunteer_once(
     b.save()
     assert actions.fan_out(b.pk, batch=2) == 8
     assert Receipt.objects.filter(broadcast=b).count() == 8
+    # A crash half-way: some batches written, others not; the re-run completes it.
+    lost = sorted(Receipt.objects.filter(broadcast=b).values_list("person_id", flat=True))[::2]
+    Receipt.objects.filter(broadcast=b, person_id__in=lost).delete()
+    b.status = BroadcastStatus.SENDING
+    b.save()
+    assert actions.fan_out(b.pk, batch=2) == 8
+    assert sorted(
+        Receipt.objects.filter(broadcast=b).values_list("person_id", flat=True)
+    ) == sorted({*(p.pk for p in vols), cast.volunteer.pk})
 
 
 def test_reply_tally_and_resend_to_silent(
