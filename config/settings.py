@@ -185,6 +185,8 @@ if HUZHU_TASKS_BACKEND not in _TASK_BACKENDS:
 TASKS = {"default": {"BACKEND": _TASK_BACKENDS[HUZHU_TASKS_BACKEND]}}
 # Parallel database connections writing one broadcast's receipts (PostgreSQL only).
 HUZHU_FANOUT_WORKERS = int(env("HUZHU_FANOUT_WORKERS", "2"))
+# Ledger postings in one round trip through the PL/pgSQL function timebank_post (PostgreSQL).
+HUZHU_LEDGER_FASTPATH = env_bool("HUZHU_LEDGER_FASTPATH", True)
 
 EMAIL_BACKEND = env("HUZHU_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 

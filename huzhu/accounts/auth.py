@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 from typing import Any
@@ -12,6 +13,10 @@ from django.http import HttpRequest
 from huzhu.accounts import pii
 from huzhu.accounts.models import ApiToken, Person
 from huzhu.core import clock
+
+# A token's ``last_used_at`` is written at most once per this many minutes: a write (and its
+# commit) on every API request would double the cost of a cheap request.
+LAST_USED_EVERY_MINUTES = 5
 
 
 class PhoneBackend(ModelBackend):
@@ -51,6 +56,11 @@ def issue_token(person: Person, name: str = "api") -> str:
 
 
 def person_for_token(key: str) -> Person | None:
+    """The active person of a valid, unrevoked token, or None.
+
+    ``last_used_at`` is coarse: it is written only when it is empty or older than
+    ``LAST_USED_EVERY_MINUTES`` (5) minutes, so most requests read the token and write nothing.
+    """
     try:
         token = ApiToken.objects.select_related("person").get(
             key_hash=_hash_token(key), revoked_at__isnull=True
@@ -59,5 +69,8 @@ def person_for_token(key: str) -> Person | None:
         return None
     if not token.person.is_active:
         return None
-    ApiToken.objects.filter(pk=token.pk).update(last_used_at=clock.now())
+    now = clock.now()
+    every = dt.timedelta(minutes=LAST_USED_EVERY_MINUTES)
+    if token.last_used_at is None or now - token.last_used_at >= every:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.person

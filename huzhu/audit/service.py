@@ -62,8 +62,11 @@ def record(
     actor_obj = actor if actor is not None and getattr(actor, "pk", None) else None
     if community is None and target is not None:
         community = getattr(target, "community", None)
-    if alliance is None and community is not None:
-        alliance = community.alliance
+    # The alliance by id: no query for it (a community object always carries alliance_id).
+    if alliance is not None:
+        alliance_id = getattr(alliance, "pk", alliance)
+    else:
+        alliance_id = getattr(community, "alliance_id", None) if community is not None else None
     return AuditEntry.objects.create(
         created_at=clock.now(),
         actor=actor_obj,
@@ -73,7 +76,7 @@ def record(
         target_type=target._meta.label_lower if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
         target_label=str(target)[:200] if target is not None else "",
-        alliance=alliance,
+        alliance_id=alliance_id,
         community=community,
         scope=scope or (str(community) if community is not None else ""),
         old_values=mask_values(old),

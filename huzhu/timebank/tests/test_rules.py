@@ -214,8 +214,8 @@ def test_database_refuses_update_and_delete(accounts: Any) -> None:
 def test_statement_and_reconcile(accounts: Any, cast: Any, capsys: Any) -> None:
     _issuing, alice, bob = accounts
     actions.transfer(actor=cast.volunteer, payer=alice, payee=bob, amount=120, key="t")
-    lines = statement(alice)
-    assert [(line.amount, line.running_balance) for line in lines] == [(300, 300), (-120, 180)]
+    lines = statement(alice).lines  # newest first
+    assert [(line.amount, line.running_balance) for line in lines] == [(-120, 180), (300, 300)]
     call_command("reconcile_ledger")
     assert "ledger ok" in capsys.readouterr().out
     # Corrupt a cached balance behind the actions' back: the command reports it.
