@@ -207,6 +207,24 @@ register(
     "members.level_referrals", 3, _("每升一级所需推荐人数"), unit=_("人"), minimum=1, group=_MONEY
 )
 register(
+    "members.expiry_reminder_days",
+    30,
+    _("会员到期提前提醒"),
+    unit=_("天"),
+    minimum=1,
+    maximum=90,
+    group=_MONEY,
+)
+register(
+    "members.benefit_reminder_day",
+    5,
+    _("每月权益提醒截止日"),
+    unit=_("日"),
+    minimum=1,
+    maximum=28,
+    group=_MONEY,
+)
+register(
     "merchants.fee_percent_min",
     Decimal("3"),
     _("商家管理费下限"),

@@ -37,6 +37,15 @@ EVENTS: dict[str, tuple[Promise, Promise]] = {
 }
 
 
+def register_events(events: dict[str, tuple[Promise, Promise]]) -> None:
+    """Domain apps add their event texts from ``AppConfig.ready`` (notify does not import them).
+    A code may be registered once."""
+    for code, texts in events.items():
+        if code in EVENTS and EVENTS[code] != texts:
+            raise ValueError(f"event {code!r} is registered twice")
+        EVENTS[code] = texts
+
+
 def _value(value: Any) -> str:
     """One context value as text in the active language."""
     if value is None or value == "":

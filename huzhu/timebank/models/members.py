@@ -82,7 +82,7 @@ class MembershipPayment(AppendOnlyModel):
     period_end = models.DateField(_("截止日期"))
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        verbose_name=_("登记人"),
+        verbose_name=_("经办人"),
         on_delete=models.PROTECT,
         related_name="+",
     )

@@ -34,7 +34,7 @@ class PaperEntry(models.Model):
     )
     person = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        verbose_name=_("登记人"),
+        verbose_name=_("居民"),
         on_delete=models.PROTECT,
         related_name="paper_entries",
     )
