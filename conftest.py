@@ -156,3 +156,15 @@ def cast(world: World, django_db_blocker: Any) -> Cast:
                 role=role, scope_kind="community", community=world.community, **base
             )
     return people
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> Any:
+    """Every test starts in the source language; a test that switches to English (a person's
+    preference, Accept-Language) does not leak it into the next one."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)

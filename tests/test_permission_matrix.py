@@ -298,6 +298,11 @@ PAGE_RULES: dict[str, Rule] = {
     "notify:public_notice": Rule("broadcast", EVERYONE, public=True),
 }
 
+# The time bank keeps its rules beside the matrix, one module per area (before the page cases
+# are collected below).
+OBJECTS.update(TIMEBANK_OBJECTS)
+PAGE_RULES.update(TIMEBANK_PAGE_RULES)
+
 # Routes left out of the matrix, each with its reason.
 EXEMPT = {
     "admin": "Django admin: superusers only (is_staff), covered by test_admin_is_staff_only",
@@ -636,8 +641,6 @@ API_RULES: dict[str, Rule] = {
 }
 
 # The time bank keeps its rules beside the matrix, one module per area.
-OBJECTS.update(TIMEBANK_OBJECTS)
-PAGE_RULES.update(TIMEBANK_PAGE_RULES)
 API_RULES.update(TIMEBANK_API_RULES)
 
 

@@ -100,7 +100,18 @@ def home_cards(person: Person) -> list[dict[str, Any]]:
         links.append((_("可服务时段"), reverse("accounts:availability")))
         links.append((_("我的技能"), reverse("accounts:skills")))
     cards: list[dict[str, Any]] = [
-        {"kind": "self", "title": _("我的资料"), "lines": lines, "links": links}
+        {"kind": "self", "title": _("我的资料"), "lines": lines, "links": links},
+        {
+            "kind": "timebank",
+            "title": _("时间银行"),
+            "lines": [_("1 小时服务 = 1 积分，积分在联盟内各社区通用")],
+            "links": [
+                (_("我的积分"), reverse("timebank:my_points")),
+                (_("付款码"), reverse("timebank:my_qr")),
+                (_("我的会员"), reverse("timebank:my_membership")),
+                (_("积分排行榜"), reverse("timebank:leaderboard")),
+            ],
+        },
     ]
     seen: set[tuple[str, str]] = set()
     for grant in policy._grants(person):

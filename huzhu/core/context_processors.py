@@ -27,6 +27,17 @@ def _nav(request: HttpRequest) -> list[dict[str, Any]]:
         or policy.can_anywhere(user, "orgs.view_group")
     ):
         items.append((_("社区与楼栋"), reverse("orgs:community_list")))
+    items.append((_("我的积分"), reverse("timebank:my_points")))
+    if policy.can_anywhere(user, "timebank.enter_paper"):
+        items.append((_("纸质登记本"), reverse("timebank:paper_list")))
+    if policy.can_anywhere(user, "timebank.redeem"):
+        items.append((_("商户收银"), reverse("timebank:merchant_mine")))
+    if policy.can_anywhere(user, "timebank.manage_merchants"):
+        items.append((_("商户"), reverse("timebank:merchant_list")))
+    if policy.can_anywhere(user, "timebank.reconcile_merchants"):
+        items.append((_("商户月结"), reverse("timebank:merchant_statements")))
+    if policy.can_anywhere(user, "timebank.view_members"):
+        items.append((_("会员管理"), reverse("timebank:member_list")))
     if policy.can_anywhere(user, "notify.broadcast"):
         items.append((_("通知广播"), reverse("notify:broadcast_list")))
     if policy.can_anywhere(user, "audit.view"):

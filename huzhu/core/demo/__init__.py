@@ -7,11 +7,13 @@ An alliance with two communities. The first is the compound of seed 000 (a Putuo
 Everything comes from one seeded random generator, so a seed always gives the same people,
 numbers, skills and groups. All rows are written with ``bulk_create`` (encrypted fields encrypt
 in ``get_prep_value``, so bulk inserts store ciphertext like ``save()`` does). The loader writes no
-audit entries: audit rows can never be deleted, and a demo database is started over by deleting
-it, not by a reset command.
+audit entries for them: audit rows can never be deleted, and a demo database is started over by
+deleting it, not by a reset command. The time bank is the exception (timebank.py): ledger rows
+are only ever written by its actions, which audit them.
 
 The package: texts.py (skills, groups, job descriptions), plans.py (community sizes), logins.py
-(the printed logins), people.py (names, phone and ID numbers), builder.py (the loader).
+(the printed logins), people.py (names, phone and ID numbers), builder.py (the loader),
+timebank.py (service credits, members, merchants, paper slips).
 """
 
 from huzhu.core.demo.builder import (

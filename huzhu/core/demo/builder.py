@@ -475,6 +475,23 @@ class _Loader:
         admin.save()
         self._add("people", 1)
 
+    def timebank(self, community: Community) -> None:
+        """The time bank of the first community, through its actions (see demo/timebank.py)."""
+        from huzhu.core.demo.timebank import load_timebank
+
+        by_phone = {p.person.phone: p.person for p in self.pending}
+        logins = {login.key: by_phone[login.phone] for login in LOGINS if login.phone in by_phone}
+        volunteers = [
+            p.person
+            for p in self.pending
+            if p.volunteer and p.community.pk == community.pk and p.person not in logins.values()
+        ]
+        counts = load_timebank(
+            community=community, volunteers=volunteers, logins=logins, rng=self.rng
+        )
+        for key, n in counts.items():
+            self._add(key, n)
+
     def _add(self, key: str, n: int) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
 
@@ -493,6 +510,7 @@ class _Loader:
         )
         self.save_people(skills, verifier)
         self.superuser()
+        self.timebank(communities[0])
         self._add("communities", len(communities))
         return DemoResult(self.seed, alliance, communities, self.counts)
 
