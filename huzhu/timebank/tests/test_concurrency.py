@@ -3,18 +3,17 @@ one idempotency key create one transaction (issue 4, acceptance 2)."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from huzhu.core.errors import DomainError
 from huzhu.timebank import actions
 from huzhu.timebank.models import Account, AccountKind, Transaction
 from huzhu.timebank.queries import journal_sum, recompute_balances
+from huzhu.timebank.tests.threads import in_threads
 
 pytestmark = pytest.mark.postgres
 
@@ -25,32 +24,6 @@ def _need_postgres() -> None:
             "row locks and concurrent connections need PostgreSQL "
             f"(this run uses {connection.vendor}); set DATABASE_URL=postgres://..."
         )
-
-
-def _in_threads(n: int, work: Callable[[int], Any]) -> tuple[list[Any], list[BaseException]]:
-    barrier = threading.Barrier(n)
-    results: list[Any] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            value = work(i)
-            with lock:
-                results.append(value)
-        except BaseException as exc:  # reported by the test
-            with lock:
-                errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results, errors
 
 
 def test_sixteen_concurrent_spenders_never_overdraw(transactional_db: Any, cast: Any) -> None:
@@ -84,7 +57,7 @@ def test_sixteen_concurrent_spenders_never_overdraw(transactional_db: Any, cast:
                 assert exc.code == "timebank.insufficient"
         return done
 
-    results, errors = _in_threads(16, work)
+    results, errors = in_threads(16, work)
     assert errors == []
     successes = sum(results)
     assert successes == initial // amount  # 80 attempts for 51 affordable spends
@@ -110,7 +83,7 @@ def test_ten_concurrent_replays_create_one_transaction(transactional_db: Any, ca
         )
         return tx.pk
 
-    results, errors = _in_threads(10, work)
+    results, errors = in_threads(10, work)
     assert errors == []
     assert len(results) == 10
     assert len(set(results)) == 1

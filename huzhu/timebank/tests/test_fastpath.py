@@ -12,8 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ from urllib.parse import quote
 
 import pytest
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from huzhu.accounts import auth
@@ -33,6 +31,7 @@ from huzhu.core.errors import DomainError
 from huzhu.timebank import actions, fastpath
 from huzhu.timebank.models import Account, AccountKind, Posting, Transaction
 from huzhu.timebank.queries import journal_sum, recompute_balances
+from huzhu.timebank.tests.threads import in_threads
 
 ROOT = Path(settings.BASE_DIR)
 TIMEOUT = 120
@@ -337,32 +336,6 @@ def test_the_transfer_endpoint_posts_in_three_statements(
 # --- concurrency -----------------------------------------------------------------------------
 
 
-def _in_threads(n: int, work: Callable[[int], Any]) -> tuple[list[Any], list[BaseException]]:
-    barrier = threading.Barrier(n)
-    results: list[Any] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            value = work(i)
-            with lock:
-                results.append(value)
-        except BaseException as exc:  # reported by the test
-            with lock:
-                errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=TIMEOUT)
-    return results, errors
-
-
 @pytest.fixture
 def shared_books(transactional_db: Any, cast: Any) -> tuple[Account, Account, Account]:
     _need_postgres()
@@ -387,7 +360,7 @@ def test_ten_concurrent_replays_write_one_transaction(
     shared_books: tuple[Account, Account, Account],
 ) -> None:
     _issuing, volunteer, resident = shared_books
-    results, errors = _in_threads(
+    results, errors = in_threads(
         10, lambda i: _post([(volunteer, -100), (resident, 100)], "fast-race")
     )
     assert errors == []
@@ -418,7 +391,7 @@ def test_opposite_transfers_lock_in_key_order_and_never_deadlock(
         return 15
 
     before = _balance(issuing) + _balance(volunteer) + _balance(resident)
-    results, errors = _in_threads(8, work)
+    results, errors = in_threads(8, work)
     assert errors == []
     assert sum(results) == 120
     assert _balance(issuing) + _balance(volunteer) + _balance(resident) == before

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import threading
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied
-from django.db import connection, connections
+from django.db import connection
 from django.http import Http404
 
 from huzhu.accounts.models import Person
@@ -25,6 +23,7 @@ from huzhu.timebank.actions import members as m
 from huzhu.timebank.actions.ledger import person_account
 from huzhu.timebank.events import EVENTS as TIMEBANK_EVENTS
 from huzhu.timebank.models import Membership, MembershipPayment, Transaction, TransactionKind
+from huzhu.timebank.tests.threads import in_threads
 
 pytestmark = pytest.mark.django_db
 
@@ -309,32 +308,6 @@ def test_renew_after_expiry_starts_today_and_may_change_tier(cast: Any, world: A
 # --- PostgreSQL: concurrent co-create joins --------------------------------------------------
 
 
-def _in_threads(n: int, work: Callable[[int], Any]) -> tuple[list[Any], list[BaseException]]:
-    barrier = threading.Barrier(n)
-    results: list[Any] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            value = work(i)
-            with lock:
-                results.append(value)
-        except BaseException as exc:  # reported by the test
-            with lock:
-                errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results, errors
-
-
 @pytest.mark.postgres
 def test_concurrent_cocreate_joins_never_duplicate_a_number(
     transactional_db: Any, cast: Any, world: Any
@@ -373,7 +346,7 @@ def test_concurrent_cocreate_joins_never_duplicate_a_number(
         )
         return int(first.cocreate_number or 0)
 
-    results, errors = _in_threads(12, work)
+    results, errors = in_threads(12, work)
     assert not errors, errors
     assert sorted(results) == list(range(1, 13))
     numbers = list(
@@ -410,7 +383,7 @@ def test_concurrent_replays_of_one_join_record_one_membership(
             key="one-key",
         ).pk
 
-    results, errors = _in_threads(6, work)
+    results, errors = in_threads(6, work)
     assert not errors, errors
     assert len(set(results)) == 1
     assert Membership.objects.count() == 1 and MembershipPayment.objects.count() == 1
