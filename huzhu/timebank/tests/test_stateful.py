@@ -1,5 +1,5 @@
-"""Random postings, holds, releases, reversals and replays; the ledger's invariants hold after
-every step (issue 4, acceptance 1)."""
+"""Random postings, holds, releases, reversals, merchant redemptions and replays; the ledger's
+invariants hold after every step (issue 4, acceptance 1)."""
 
 from __future__ import annotations
 
@@ -14,15 +14,18 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from huzhu.core.errors import DomainError
-from huzhu.timebank import actions
+from huzhu.timebank import actions, qr
+from huzhu.timebank.actions import merchants
 from huzhu.timebank.models import Account, AccountKind, Hold, Transaction
 from huzhu.timebank.queries import journal_sum, recompute_balances
+from huzhu.timebank.tests.test_merchants import make_merchant
 
 
 @pytest.mark.django_db
 def test_ledger_state_machine(cast: Any, world: Any) -> None:
     people = [cast.volunteer, cast.resident, cast.group_member]
     communities = [world.community, world.other_community]
+    shop = make_merchant(cast)  # the cast's merchant is its staff
 
     class Ledger(RuleBasedStateMachine):
         def __init__(self) -> None:
@@ -114,6 +117,23 @@ def test_ledger_state_machine(cast: Any, world: Any) -> None:
             except DomainError:
                 return
             self.keys[key] = rev.pk
+
+        @rule(who=st.integers(0, 2), purchase_fen=st.integers(1, 10_000))
+        def redeem(self, who: int, purchase_fen: int) -> None:
+            key = self.key()
+            try:
+                r = merchants.redeem(
+                    actor=cast.merchant,
+                    merchant=shop,
+                    token=qr.make_token(people[who]),
+                    purchase_fen=purchase_fen,
+                    key=key,
+                )
+            except DomainError:
+                return  # no points to spend: nothing written
+            assert r.discount_fen <= min(purchase_fen, 3_000)
+            assert r.discount_fen == r.points * 3
+            self.remember(f"redemption:{key}", r.transaction)
 
         @rule(data=st.data())
         def replay(self, data: st.DataObject) -> None:
