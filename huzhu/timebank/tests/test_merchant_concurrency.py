@@ -13,8 +13,9 @@ from huzhu.timebank import qr
 from huzhu.timebank.actions import merchants as m
 from huzhu.timebank.models import MerchantStatement, Redemption, Transaction, TransactionKind
 from huzhu.timebank.queries import journal_sum, recompute_balances
-from huzhu.timebank.tests.test_concurrency import _in_threads, _need_postgres
+from huzhu.timebank.tests.test_concurrency import _need_postgres
 from huzhu.timebank.tests.test_merchants import available, give_points, make_merchant
+from huzhu.timebank.tests.threads import in_threads
 
 pytestmark = pytest.mark.postgres
 
@@ -35,7 +36,7 @@ def test_one_code_redeemed_at_once_from_many_tills_is_used_once(
         )
         return r.pk
 
-    results, errors = _in_threads(THREADS, work)
+    results, errors = in_threads(THREADS, work)
     assert len(results) == 1, errors
     assert len(errors) == THREADS - 1
     assert all(isinstance(e, DomainError) and e.code == "timebank.qr.used" for e in errors), errors
@@ -62,7 +63,7 @@ def test_many_codes_of_one_member_at_once_never_overdraw(transactional_db: Any, 
         )
         return r.points
 
-    results, errors = _in_threads(THREADS, work)
+    results, errors = in_threads(THREADS, work)
     assert sorted(results) == [500, 1000, 1000], errors
     assert all(
         isinstance(e, DomainError) and e.code == "timebank.redemption.no_points" for e in errors
@@ -82,7 +83,7 @@ def test_one_key_replayed_at_once_makes_one_redemption(transactional_db: Any, ca
             actor=cast.merchant, merchant=merchant, token=token, purchase_fen=6000, key="same"
         ).pk
 
-    results, errors = _in_threads(THREADS, work)
+    results, errors = in_threads(THREADS, work)
     assert not errors, errors
     assert len(set(results)) == 1 and Redemption.objects.count() == 1
     assert available(cast.resident) == 90_00
@@ -96,6 +97,6 @@ def test_a_statement_made_at_once_is_made_once(transactional_db: Any, cast: Any)
     def work(i: int) -> int:
         return m.reconcile_merchant_month(actor=None, merchant=merchant, month=month).pk
 
-    results, errors = _in_threads(THREADS, work)
+    results, errors = in_threads(THREADS, work)
     assert not errors, errors
     assert len(set(results)) == 1 and MerchantStatement.objects.count() == 1
