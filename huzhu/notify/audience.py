@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Min, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from huzhu.accounts import policy
@@ -218,6 +218,24 @@ def recipients(spec: AudienceSpec) -> QuerySet[Person]:
             slots = slots.filter(start_time__lte=spec.time_from, end_time__gte=spec.time_to)
         qs = qs.filter(pk__in=slots.values("person_id"))
     return qs
+
+
+def id_range(spec: AudienceSpec) -> tuple[int, int] | None:
+    """Lowest and highest person id that ``recipients(spec)`` can return, cheaply: the ids of the
+    spec's community (or of everybody for an alliance), not of the filtered audience, whose
+    bounds cost a scan of the whole audience (measured: 224 ms against 3 ms for 360,000
+    volunteers). A fan-out walks this range in batches; a batch without recipients writes
+    nothing."""
+    if spec.community is not None:
+        base = Person.objects.filter(community_id=spec.community)
+    elif spec.alliance is not None:
+        base = Person.objects.all()
+    else:
+        return None
+    bounds = base.aggregate(low=Min("pk"), high=Max("pk"))
+    if bounds["low"] is None:
+        return None
+    return int(bounds["low"]), int(bounds["high"])
 
 
 def _grant_people(*, roles: list[str], **filters: Any) -> QuerySet[Any]:
