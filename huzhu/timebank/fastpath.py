@@ -30,10 +30,8 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection
 from django.utils.translation import gettext as _
 
-from huzhu.audit.service import mask_values
-from huzhu.core import clock
+from huzhu.audit.service import entry_fields
 from huzhu.core.errors import ConflictError, DomainError
-from huzhu.core.middleware import client_ip
 from huzhu.timebank.models import Transaction, TransactionKind
 
 FUNCTION = "timebank_post"
@@ -113,23 +111,13 @@ def audit_row(
 ) -> dict[str, Any]:
     """The audit entry of a posting, column by column, as ``huzhu.audit.service.record``
     writes it with ``target`` = the new transaction (the function adds its id)."""
-    actor_id = actor.pk if actor is not None and getattr(actor, "pk", None) else None
-    return {
-        "created_at": clock.now().isoformat(),
-        "actor_id": actor_id,
-        "actor_label": str(actor) if actor is not None else "system",
-        "on_behalf_of_id": on_behalf_of.pk if on_behalf_of is not None else None,
-        "code": code,
-        "target_type": Transaction._meta.label_lower,
-        # str(Transaction) is "<kind label> #<pk>"; the function appends the pk.
-        "target_label": f"{TransactionKind(kind).label} #",
-        "alliance_id": community.alliance_id if community is not None else None,
-        "community_id": community.pk if community is not None else None,
-        "scope": str(community) if community is not None else "",
-        "old_values": mask_values(None),
-        "new_values": mask_values(new),
-        "ip": client_ip(),
-    }
+    row = entry_fields(code, actor=actor, community=community, new=new, on_behalf_of=on_behalf_of)
+    del row["target_id"]  # the function sets it to the new transaction's id
+    row["created_at"] = row["created_at"].isoformat()
+    row["target_type"] = Transaction._meta.label_lower
+    # str(Transaction) is "<kind label> #<pk>"; the function appends the pk.
+    row["target_label"] = f"{TransactionKind(kind).label} #"
+    return row
 
 
 def post(
