@@ -558,6 +558,11 @@ def send_points(
     own person account when the caller already fetched it (anything else is ignored)."""
     if payer is None or payer.kind != AccountKind.PERSON or payer.person_id != actor.pk:
         payer = person_account(actor)
+    theirs = _alliance_of(payee)
+    if not actor.is_superuser and theirs is not None and theirs != _alliance_of(payer):
+        # Points are valid across the alliance, not beyond it; outside it the account is not
+        # disclosed. (An account outside every community, like the fund, takes from anyone.)
+        raise DomainError("timebank.account.unknown", _("积分账户不存在。"), status=404)
     posted = _transfer(
         actor=actor,
         payer=payer,
@@ -569,6 +574,16 @@ def send_points(
     if not posted.created:
         return _replayed_payment(posted.transaction, actor)
     return Payment(posted.transaction, True, payer.balance)
+
+
+def _alliance_of(account: Account) -> int | None:
+    """The alliance of an account's community (None for an account outside every community);
+    no query when the caller loaded the community (``select_related("community")``)."""
+    if account.community_id is None:
+        return None
+    if Account.community.is_cached(account):
+        return account.community.alliance_id if account.community is not None else None
+    return Community.objects.values_list("alliance_id", flat=True).get(pk=account.community_id)
 
 
 def _replayed_payment(tx: Transaction, actor: Person) -> Payment:

@@ -6,7 +6,7 @@ huzhu.timebank.api.common.router; every write takes an idempotency key (header
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, Subquery
+from django.db.models import Q
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
@@ -142,14 +142,13 @@ def transfer(request: HttpRequest, payload: TransferIn) -> Reply[TransferOut]:
     200 with the first answer and posts nothing; not enough points: 409."""
     actor = actor_of(request)
     key = _key(request, payload.idempotency_key)
-    # One query: the payee and my own account, each with its community, and my alliance.
-    accounts = Account.objects.filter(
-        Q(pk=payload.payee_account) | Q(kind=AccountKind.PERSON, person=actor)
-    ).select_related("community")
-    if actor.community_id is not None:
-        own = Community.objects.filter(pk=actor.community_id).values("alliance_id")[:1]
-        accounts = accounts.annotate(own_alliance_id=Subquery(own))
-    rows = list(accounts)
+    # One query: the payee and my own account, each with its community (the action compares
+    # their alliances without another query).
+    rows = list(
+        Account.objects.filter(
+            Q(pk=payload.payee_account) | Q(kind=AccountKind.PERSON, person=actor)
+        ).select_related("community")
+    )
     payee = next((a for a in rows if a.pk == payload.payee_account), None)
     payer = next(
         (a for a in rows if a.kind == AccountKind.PERSON and a.person_id == actor.pk), None
@@ -160,10 +159,6 @@ def transfer(request: HttpRequest, payload: TransferIn) -> Reply[TransferOut]:
         AccountKind.FUND,
     ):
         raise Http404
-    if payee.community_id is not None and actor.community_id and not actor.is_superuser:
-        payee_alliance = payee.community.alliance_id if payee.community is not None else None
-        if getattr(payee, "own_alliance_id", None) != payee_alliance:
-            raise Http404
     payment = ledger_actions.send_points(
         actor=actor,
         payee=payee,

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.db.models import Sum
 
 from huzhu.timebank import actions
-from huzhu.timebank.actions import rules
+from huzhu.timebank.actions import ledger, rules
 from huzhu.timebank.models import Account, AccountKind, Posting, Transaction
 from huzhu.timebank.queries import (
     balance_of,
@@ -114,3 +114,18 @@ def test_reconcile_reports_a_community_out_of_balance(cast: Any, world: Any, cap
         call_command("reconcile_ledger")
     assert f"community {world.community.pk} unbalanced" in capsys.readouterr().out
     assert reconcile_ledger.call()["ok"] is False
+
+
+def test_points_do_not_leave_the_alliance(cast: Any, world: Any) -> None:
+    from huzhu.core.errors import DomainError
+    from huzhu.orgs.models import Alliance, Community
+
+    elsewhere = Community.objects.create(
+        alliance=Alliance.objects.create(name="别的联盟", name_en="Another alliance"),
+        name="远方小区",
+        name_en="Far away",
+    )
+    stranger = actions.issuing_account(elsewhere)
+    with pytest.raises(DomainError) as refused:
+        ledger.send_points(actor=cast.resident, payee=stranger, amount=1, key="out-of-alliance")
+    assert refused.value.status == 404
