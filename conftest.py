@@ -168,3 +168,14 @@ def _default_language() -> Any:
     translation.activate(settings.LANGUAGE_CODE)
     yield
     translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
+def _ledger_writer() -> Any:
+    """The ledger's group-commit writer (huzhu.timebank.groupcommit) holds a database connection
+    of its own once a test posts outside a transaction: stop it after every test, so that no
+    connection outlives the test (the test database can be flushed and dropped)."""
+    yield
+    from huzhu.timebank import groupcommit
+
+    groupcommit.stop()

@@ -19,6 +19,7 @@ wrapper around the worker's connection; the product code is the unchanged
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import random
@@ -50,15 +51,17 @@ def kill_mode(cfg: dict[str, Any]) -> None:
     state = {"n": 0, "key": ""}
 
     # Where the posting is written but not committed: after the postings' INSERT (the ORM path,
-    # the naive ledger), or after the one statement of the PostgreSQL fast path.
+    # the naive ledger), after the one statement of the PostgreSQL fast path, or after the batch
+    # statement of group commit (run by the process's writer thread, on its own connection).
     points: tuple[str, ...] = (f'INSERT INTO "{posting_table}"',)
     if impl == "candidate":
-        from huzhu.timebank.fastpath import STATEMENT_PREFIX
+        from huzhu.timebank import fastpath, groupcommit
 
-        points += (STATEMENT_PREFIX,)
+        points += (fastpath.STATEMENT_PREFIX, groupcommit.STATEMENT_PREFIX)
 
     def pause(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         result = execute(sql, params, many, context)
+        # (connection: the executing thread's — the caller's, or the group-commit writer's)
         if sql.lstrip().startswith(points) and state["n"] >= pause_after:
             pid = connection.connection.info.backend_pid
             _out(f"MID {pid} {state['key']}")
@@ -70,6 +73,8 @@ def kill_mode(cfg: dict[str, Any]) -> None:
     if impl == "candidate":
         from huzhu.timebank import actions
         from huzhu.timebank.models import Account
+
+        groupcommit.execute_wrappers.append(pause)
 
         objects = {a.pk: a for a in Account.objects.filter(pk__in=accounts)}
 
@@ -97,40 +102,78 @@ def kill_mode(cfg: dict[str, Any]) -> None:
 
 
 def throughput_mode(cfg: dict[str, Any]) -> None:
+    """``threads`` callers in this process (the requests a server process serves at once), each
+    in a closed loop of ``huzhu.timebank.actions.transfer`` between random accounts."""
+    import threading
+
+    from django.db import connections
+
     from huzhu.accounts.models import Person
     from huzhu.core.errors import DomainError
-    from huzhu.timebank import actions
+    from huzhu.timebank import actions, groupcommit
     from huzhu.timebank.models import Account
 
     accounts: list[int] = cfg["accounts"]
     seconds = float(cfg["seconds"])
     tag = cfg["tag"]
-    rng = random.Random(cfg["seed"])  # noqa: S311 - workload, not security
+    threads = int(cfg.get("threads", 1))
     objects = {a.pk: a for a in Account.objects.select_related("community").filter(pk__in=accounts)}
     people = {
         p.pk: p for p in Person.objects.filter(pk__in=[a.person_id for a in objects.values()])
     }
-    pairs = [(a, people[a.person_id]) for a in objects.values()]
+    pairs = [(a.pk, people[a.person_id]) for a in objects.values()]
+    counts = [[0, 0] for _ in range(threads)]
+    go = threading.Event()
+    bounds = {"deadline": 0.0}
+
+    def caller(t: int) -> None:
+        rng = random.Random(cfg["seed"] * 1000 + t)  # noqa: S311 - workload, not security
+        go.wait()
+        n = 0
+        try:
+            while time.perf_counter() < bounds["deadline"]:
+                (payer_pk, person), (payee_pk, _p) = rng.sample(pairs, 2)
+                # Each request loads its own account objects, as a request would.
+                payer, payee = copy.copy(objects[payer_pk]), copy.copy(objects[payee_pk])
+                try:
+                    actions.transfer(
+                        actor=person,
+                        payer=payer,
+                        payee=payee,
+                        amount=rng.randint(1, 100),
+                        key=f"{tag}-t{t}-{n}",
+                    )
+                    counts[t][0] += 1
+                except DomainError:
+                    counts[t][1] += 1
+                n += 1
+        finally:
+            connections.close_all()
+
+    workers = [threading.Thread(target=caller, args=(t,)) for t in range(threads)]
+    for w in workers:
+        w.start()
     _out("READY")
     sys.stdin.readline()
-    done = refused = 0
     start = time.perf_counter()
-    deadline = start + seconds
-    while time.perf_counter() < deadline:
-        (payer, person), (payee, _p) = rng.sample(pairs, 2)
-        try:
-            actions.transfer(
-                actor=person,
-                payer=payer,
-                payee=payee,
-                amount=rng.randint(1, 100),
-                key=f"{tag}-{done + refused}",
-            )
-            done += 1
-        except DomainError:
-            refused += 1
+    bounds["deadline"] = start + seconds
+    go.set()
+    for w in workers:
+        w.join()
     elapsed = time.perf_counter() - start
-    _out(json.dumps({"done": done, "refused": refused, "seconds": elapsed}))
+    done = sum(c[0] for c in counts)
+    refused = sum(c[1] for c in counts)
+    _out(
+        json.dumps(
+            {
+                "done": done,
+                "refused": refused,
+                "seconds": elapsed,
+                "batches": groupcommit.writer.batches,
+                "batched": groupcommit.writer.postings,
+            }
+        )
+    )
 
 
 def main() -> None:

@@ -3,11 +3,14 @@
 Two figures (bench/README.md explains how to read them):
 
 P4   candidate: ``huzhu.timebank.actions.transfer`` (actor: the paying person) between random
-     person accounts of the ledger dataset, ``CLIENTS`` worker processes (one per core) in a
-     closed loop for ``SECONDS``; transfers per second over all of them.
+     person accounts of the ledger dataset: ``PROCESSES`` worker processes (one per core), each
+     with ``THREADS`` callers (the requests a server process serves at once) in a closed loop
+     for ``SECONDS``; transfers per second over all of them. Callers outside a transaction of
+     their own, so postings go through the process's group commit (``HUZHU_LEDGER_GROUP_COMMIT``).
      baseline: ``pgbench`` TPC-B (its built-in script: 3 updates, 1 select, 1 insert per
-     transaction) with the same number of clients (``-c N -j N -T SECONDS -n``) on the same
-     server, in a database of its own (``<bench database>_pgbench``, ``pgbench -i -s 10`` once).
+     transaction) with as many clients as the candidate has callers
+     (``-c PROCESSES×THREADS -j PROCESSES -T SECONDS -n``) on the same server, in a database of
+     its own (``<bench database>_pgbench``, ``pgbench -i -s 10`` once).
 P4h  candidate: ``POST /api/v1/timebank/transfers`` (the real API: bearer token, Idempotency-Key)
      served by granian (WSGI, ``config.wsgi``, ``HTTP_WORKERS`` processes) with the project's
      settings plus the bench URLconf. baseline: the idiomatic ORM endpoint of
@@ -52,7 +55,9 @@ from bench.harness import (
 )
 
 FULL_PEOPLE = 10_000
-CLIENTS = max(2, os.cpu_count() or 2)
+PROCESSES = max(2, os.cpu_count() or 2)
+THREADS = 8  # concurrent callers per process, as a server process serves requests at once
+CLIENTS = PROCESSES * THREADS
 SECONDS = 10.0
 PGBENCH_SCALE = 10
 HTTP_WORKERS = max(2, os.cpu_count() or 2)
@@ -175,7 +180,7 @@ class P4:
                 "-c",
                 str(CLIENTS),
                 "-j",
-                str(CLIENTS),
+                str(PROCESSES),
                 "-T",
                 str(int(self.seconds)),
                 *self._pg_args(),
@@ -201,8 +206,9 @@ class P4:
     def run_actions(self, round_no: int) -> Rate:
         accounts = self.data.p4_accounts
         procs = []
-        for w in range(CLIENTS):
+        for w in range(PROCESSES):
             cfg = {
+                "threads": THREADS,
                 "accounts": accounts,
                 "seconds": self.seconds,
                 "tag": f"{self.tag}-s{round_no}-w{w}",
@@ -239,7 +245,21 @@ class P4:
         if stored != done:
             raise BenchError(f"P4: the workers counted {done} transfers, the journal has {stored}")
         refused = sum(o["refused"] for o in outs)
-        return Rate(count=done, seconds=max(o["seconds"] for o in outs), extra={"refused": refused})
+        batches = sum(o["batches"] for o in outs)
+        batched = sum(o["batched"] for o in outs)
+        return Rate(
+            count=done,
+            seconds=max(o["seconds"] for o in outs),
+            extra={"refused": refused, "batches": batches, "batched": batched},
+        )
+
+    @staticmethod
+    def _batch_note(rounds: list[Rate]) -> str:
+        batches = sum(r.extra.get("batches", 0) for r in rounds)
+        batched = sum(r.extra.get("batched", 0) for r in rounds)
+        if not batches:
+            return "off (each transfer committed on its own)"
+        return f"{batched:,} transfers in {batches:,} commits, {batched / batches:.1f} per commit"
 
     def profile(self, n: int = 100) -> str:
         """Where a transfer's time goes (not a figure: one process, after the rounds)."""
@@ -266,6 +286,12 @@ class P4:
                 spent["statements"] += 1
                 spent["seconds"] += time.perf_counter() - start
 
+        from django.conf import settings
+
+        # One caller alone: its posting committed on its own, in this thread's connection
+        # (group commit would hand it to the writer thread and add one hand-over).
+        group_commit = settings.HUZHU_LEDGER_GROUP_COMMIT
+        settings.HUZHU_LEDGER_GROUP_COMMIT = False
         start = time.perf_counter()
         with connection.execute_wrapper(timer):
             for i in range(n):
@@ -277,6 +303,7 @@ class P4:
                     amount=1,
                     key=f"{self.tag}-profile-{i}",
                 )
+        settings.HUZHU_LEDGER_GROUP_COMMIT = group_commit
         total = (time.perf_counter() - start) / n
         stmt = spent["seconds"] / n
         return (
@@ -451,9 +478,10 @@ class P4:
                     f"candidate: huzhu.timebank.actions.transfer (actor: the paying person; "
                     f"locks, balance check, transaction + 2 postings, 2 balance updates, audit "
                     f"entry, commit) between random accounts of {len(self.data.p4_accounts):,}, "
-                    f"{CLIENTS} processes in a closed loop; every counted transfer found in the "
-                    f"journal by its key.",
-                    f"baseline: pgbench's built-in TPC-B script, -c {CLIENTS} -j {CLIENTS} "
+                    f"{PROCESSES} processes × {THREADS} callers in a closed loop; every counted "
+                    f"transfer found in the journal by its key. Group commit: "
+                    f"{self._batch_note(cand)}.",
+                    f"baseline: pgbench's built-in TPC-B script, -c {CLIENTS} -j {PROCESSES} "
                     f"-T {self.seconds:.0f} -n, scale {PGBENCH_SCALE}, same server, its own "
                     f"database; tps without connection time.",
                     "rounds (candidate): " + " | ".join(str(r) for r in cand),

@@ -187,6 +187,9 @@ TASKS = {"default": {"BACKEND": _TASK_BACKENDS[HUZHU_TASKS_BACKEND]}}
 HUZHU_FANOUT_WORKERS = int(env("HUZHU_FANOUT_WORKERS", "2"))
 # Ledger postings in one round trip through the PL/pgSQL function timebank_post (PostgreSQL).
 HUZHU_LEDGER_FASTPATH = env_bool("HUZHU_LEDGER_FASTPATH", True)
+# Postings outside a caller's transaction are written in batches by one writer thread per
+# process, one commit per batch (huzhu.timebank.groupcommit; PostgreSQL, with the fast path).
+HUZHU_LEDGER_GROUP_COMMIT = env_bool("HUZHU_LEDGER_GROUP_COMMIT", True)
 
 EMAIL_BACKEND = env("HUZHU_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 

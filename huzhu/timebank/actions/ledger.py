@@ -34,7 +34,7 @@ from huzhu.core import clock
 from huzhu.core.errors import ConflictError, DomainError
 from huzhu.orgs.models import Community
 from huzhu.orgs.queries import get_setting
-from huzhu.timebank import fastpath
+from huzhu.timebank import fastpath, groupcommit
 from huzhu.timebank.models import (
     Account,
     AccountKind,
@@ -351,35 +351,61 @@ def _post_fast(
 ) -> Posted:
     """``_post`` on PostgreSQL: the same rules and the same rows (transaction, postings,
     balances, audit entry) in one round trip, the PL/pgSQL function of migration 0005 (see
-    ``huzhu.timebank.fastpath``); the commit is this atomic block's."""
-    with transaction.atomic():
-        lines = _with_clearing(postings, community)
-        created_at = clock.now()
-        outcome = fastpath.post(
-            key=key,
-            kind=kind,
-            memo=memo[:200],
-            actor_id=actor.pk if actor is not None else None,
-            on_behalf_of_id=on_behalf_of.pk if on_behalf_of is not None else None,
-            community_id=community.pk if community is not None else None,
-            reverses_id=reverses.pk if reverses is not None else None,
-            reason=reason,
-            evidence=evidence,
-            service_minutes=service_minutes,
-            reference=reference[:100],
-            created_at=created_at,
-            lines=[fastpath.Line(a.pk, amount, c) for a, amount, c in lines],
-            audit=fastpath.audit_row(
-                "timebank.transaction.posted",
-                actor=actor,
+    ``huzhu.timebank.fastpath``); the commit is this atomic block's. A posting that is a unit
+    of work of its own (the caller is not inside a database transaction) goes to this process's
+    group commit (``huzhu.timebank.groupcommit``) instead, and back here if its batch failed."""
+    lines = _with_clearing(postings, community)
+    created_at = clock.now()
+    audit = fastpath.audit_row(
+        "timebank.transaction.posted",
+        actor=actor,
+        kind=kind,
+        community=community,
+        on_behalf_of=on_behalf_of,
+        new=_audit_new(kind, memo, lines, reverses, reference),
+    )
+    fast_lines = [fastpath.Line(a.pk, amount, c) for a, amount, c in lines]
+    outcome: fastpath.Outcome | None = None
+    if reverses is None and not evidence and groupcommit.usable():
+        try:
+            outcome = groupcommit.post(
+                groupcommit.Item(
+                    key=key,
+                    kind=kind,
+                    memo=memo[:200],
+                    actor_id=actor.pk if actor is not None else None,
+                    on_behalf_of_id=on_behalf_of.pk if on_behalf_of is not None else None,
+                    community_id=community.pk if community is not None else None,
+                    reason=reason,
+                    service_minutes=service_minutes,
+                    reference=reference[:100],
+                    created_at=created_at,
+                    lines=fast_lines,
+                    audit=audit,
+                )
+            )
+        except groupcommit.BatchFailed:
+            outcome = None  # posted again below, on its own: the key makes that safe
+    if outcome is None:
+        with transaction.atomic():
+            outcome = fastpath.post(
+                key=key,
                 kind=kind,
-                community=community,
-                on_behalf_of=on_behalf_of,
-                new=_audit_new(kind, memo, lines, reverses, reference),
-            ),
-        )
-        if not outcome.created:
-            return Posted(Transaction.objects.get(pk=outcome.transaction_id), False)
+                memo=memo[:200],
+                actor_id=actor.pk if actor is not None else None,
+                on_behalf_of_id=on_behalf_of.pk if on_behalf_of is not None else None,
+                community_id=community.pk if community is not None else None,
+                reverses_id=reverses.pk if reverses is not None else None,
+                reason=reason,
+                evidence=evidence,
+                service_minutes=service_minutes,
+                reference=reference[:100],
+                created_at=created_at,
+                lines=fast_lines,
+                audit=audit,
+            )
+    if not outcome.created:
+        return Posted(Transaction.objects.get(pk=outcome.transaction_id), False)
     # The callers' account objects show the balances this transaction left.
     for account, _amount, _c in lines:
         account.balance, account.held = outcome.balances[account.pk]

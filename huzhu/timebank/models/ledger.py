@@ -113,6 +113,7 @@ class Transaction(AppendOnlyModel):
         on_delete=models.PROTECT,
         related_name="+",
     )
+    # Mostly empty: indexed only where set (Meta.indexes), one index entry less per posting.
     on_behalf_of = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("代表"),
@@ -120,6 +121,7 @@ class Transaction(AppendOnlyModel):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
     )
     community = models.ForeignKey(
         "orgs.Community",
@@ -130,7 +132,8 @@ class Transaction(AppendOnlyModel):
         related_name="+",
     )
     created_at = models.DateTimeField(_("时间"), db_index=True)
-    idempotency_key = models.CharField(_("幂等键"), max_length=128, unique=True)
+    # Unique through Meta.constraints (a unique=True CharField would add a second, LIKE index).
+    idempotency_key = models.CharField(_("幂等键"), max_length=128)
     reverses = models.OneToOneField(
         "self",
         verbose_name=_("冲正的交易"),
@@ -145,14 +148,26 @@ class Transaction(AppendOnlyModel):
     # levels count hours served, which a doubled first-service-day credit must not inflate.
     service_minutes = models.PositiveIntegerField(_("服务分钟数"), default=0)
     # What the entry was for, machine-readable ("need:12", "paper:A-0031", "redemption:7").
-    reference = models.CharField(_("关联"), max_length=100, blank=True, default="", db_index=True)
+    # Indexed only where set (Meta.indexes): most transfers have none.
+    reference = models.CharField(_("关联"), max_length=100, blank=True, default="")
 
     class Meta:
         verbose_name = _("积分交易")
         verbose_name_plural = _("积分交易")
         constraints = [
+            models.UniqueConstraint(fields=["idempotency_key"], name="timebank_transaction_key"),
             models.CheckConstraint(
                 condition=~Q(idempotency_key=""), name="timebank_transaction_key_not_empty"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["reference"], condition=~Q(reference=""), name="timebank_tx_reference"
+            ),
+            models.Index(
+                fields=["on_behalf_of"],
+                condition=Q(on_behalf_of__isnull=False),
+                name="timebank_tx_on_behalf_of",
             ),
         ]
 
@@ -169,6 +184,7 @@ class Posting(AppendOnlyModel):
     )
     # Signed hundredths of a point; positive credits the account.
     amount = models.BigIntegerField(_("金额（百分之一分）"))
+    # Not indexed: the per-community books are read whole (reconcile_ledger groups every posting).
     community = models.ForeignKey(
         "orgs.Community",
         verbose_name=_("社区"),
@@ -176,6 +192,7 @@ class Posting(AppendOnlyModel):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
     )
 
     class Meta:

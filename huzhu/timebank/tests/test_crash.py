@@ -97,6 +97,8 @@ def _child(cfg: dict[str, Any]) -> tuple[subprocess.Popen[str], int]:
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "HUZHU_DB_CONN_MAX_AGE": "0",
         "HUZHU_LEDGER_FASTPATH": "1" if cfg["after"] == POINTS["function"] else "0",
+        # One posting on its own, in the child's own connection (group commit: test_groupcommit).
+        "HUZHU_LEDGER_GROUP_COMMIT": "0",
     }
     proc = subprocess.Popen(  # noqa: S603 - the test's own child script
         [sys.executable, "-c", CHILD, json.dumps(cfg)],

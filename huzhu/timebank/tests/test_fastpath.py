@@ -442,6 +442,8 @@ def _child(cfg: dict[str, Any]) -> tuple[subprocess.Popen[str], int]:
         "DATABASE_URL": _database_url(),
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "HUZHU_DB_CONN_MAX_AGE": "0",
+        # One posting on its own, in the child's own connection (group commit: test_groupcommit).
+        "HUZHU_LEDGER_GROUP_COMMIT": "0",
     }
     proc = subprocess.Popen(  # noqa: S603 - the test's own child script
         [sys.executable, "-c", CHILD, json.dumps(cfg)],
