@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "huzhu.audit",
     "huzhu.notify",
     "huzhu.timebank",
+    "huzhu.needs",
     "django_tasks",
     "django_tasks_db",
 ]

@@ -65,6 +65,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         {R.BRANCH_HEAD, R.FINANCE_OFFICER, R.BUILDING_MANAGER, R.DISTRICT_ADMIN}
     ),
     "timebank.manage_members": frozenset({R.BRANCH_HEAD, R.FINANCE_OFFICER}),
+    # Needs (DOMAIN.md "The core loop"): see others' needs; publish for a person (recorded as
+    # on their behalf); review; offer to volunteers; confirm from a paper slip, mark a no-show,
+    # cancel for someone; the organisations' offers of the supply library.
+    "needs.view": frozenset({R.BRANCH_HEAD, R.BUILDING_MANAGER, R.BROKER, R.DISTRICT_ADMIN}),
+    "needs.publish_for": frozenset({R.BRANCH_HEAD, R.BUILDING_MANAGER, R.BROKER}),
+    "needs.review": frozenset({R.BRANCH_HEAD, R.BUILDING_MANAGER}),
+    "needs.offer": frozenset({R.BRANCH_HEAD, R.BUILDING_MANAGER, R.BROKER}),
+    "needs.manage": frozenset({R.BRANCH_HEAD, R.BUILDING_MANAGER}),
+    "needs.manage_offers": frozenset({R.BRANCH_HEAD, R.BROKER, R.DISTRICT_ADMIN}),
 }
 
 # Roles a granter may hand out: a branch head cannot make a district admin.

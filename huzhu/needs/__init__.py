@@ -1,0 +1,1 @@
+"""Needs: the demand and supply libraries and the service loop (DOMAIN.md "The core loop")."""

@@ -1,0 +1,45 @@
+"""Every state change of the needs app (DOMAIN.md "The core loop"), one module per area:
+
+- one action per transition of ``huzhu.needs.states``: ``publish`` (publish, review, the next
+  occurrence of a recurring need), ``assign`` (offer, accept, decline), ``serve`` (check in/out,
+  confirm, rate), ``close`` (cancel, no-show, expire, the freeze after a malicious cancellation);
+- ``escalation``: overdue reviews and accepts, handed up once (called by the sweeper);
+- ``supply``: the supply library's offers and the progress of item and skill lines.
+"""
+
+from huzhu.needs.actions.assign import accept_assignment, decline_assignment, offer_need
+from huzhu.needs.actions.close import cancel_need, expire_need, freeze_requester, mark_no_show
+from huzhu.needs.actions.escalation import escalate_review, lapse_offers
+from huzhu.needs.actions.publish import LineSpec, publish_need, repeat_need, review_need
+from huzhu.needs.actions.serve import check_in, check_out, confirm_need, rate_need, service_hours
+from huzhu.needs.actions.supply import (
+    add_need_line,
+    close_offer,
+    create_offer,
+    update_line_progress,
+)
+
+__all__ = [
+    "LineSpec",
+    "accept_assignment",
+    "add_need_line",
+    "cancel_need",
+    "check_in",
+    "check_out",
+    "close_offer",
+    "confirm_need",
+    "create_offer",
+    "decline_assignment",
+    "escalate_review",
+    "expire_need",
+    "freeze_requester",
+    "lapse_offers",
+    "mark_no_show",
+    "offer_need",
+    "publish_need",
+    "rate_need",
+    "repeat_need",
+    "review_need",
+    "service_hours",
+    "update_line_progress",
+]

@@ -1,0 +1,84 @@
+"""The needs sweeper: deadlines are indexed columns, swept by ``sweep(now)`` from the
+``sweep_needs`` command or the ``sweep_needs`` task (DOMAIN.md "The core loop": review within
+30 minutes, accept within 2 hours, else escalate / re-match; a need is never lost).
+
+Each pass takes due rows in batches with ``select_for_update(skip_locked=True)``, so two
+sweepers running at once share the work instead of waiting for each other, and hands each row
+to an action that re-checks it under its own lock: nothing is escalated twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import QuerySet
+
+from huzhu.core import clock
+from huzhu.needs.actions import escalate_review, expire_need, lapse_offers
+from huzhu.needs.models import EscalationLevel, Need, NeedState
+
+BATCH = 200
+UNSTAFFED = (NeedState.SUBMITTED, NeedState.APPROVED, NeedState.OFFERED)
+
+
+@dataclass
+class SweepReport:
+    expired: int = 0
+    reviews_escalated: int = 0
+    accepts_lapsed: int = 0
+    accepts_escalated: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"expired={self.expired} reviews_escalated={self.reviews_escalated} "
+            f"accepts_lapsed={self.accepts_lapsed} accepts_escalated={self.accepts_escalated}"
+        )
+
+
+def _drain(due: Callable[[], QuerySet[Need]], handle: Callable[[Need], bool]) -> tuple[int, int]:
+    """Run ``handle`` on every row of ``due()``, a batch per transaction; (seen, handled)."""
+    seen = handled = 0
+    skip: set[int] = set()
+    while True:
+        with transaction.atomic():
+            batch = list(
+                due()
+                .exclude(pk__in=skip)
+                .select_for_update(skip_locked=True)
+                .order_by("pk")[:BATCH]
+            )
+            for need in batch:
+                seen += 1
+                if handle(need):
+                    handled += 1
+                skip.add(need.pk)
+        if len(batch) < BATCH:
+            return seen, handled
+
+
+def sweep(now: dt.datetime | None = None) -> SweepReport:
+    """One pass over every due deadline; safe to run again at any time."""
+    now = now or clock.now()
+    report = SweepReport()
+
+    # Needs whose time window began with nobody on them end as expired (not escalated).
+    report.expired, _ = _drain(
+        lambda: Need.objects.filter(state__in=UNSTAFFED, starts_at__lte=now),
+        lambda need: expire_need(need=need) is not None,
+    )
+    report.reviews_escalated = _drain(
+        lambda: Need.objects.filter(
+            state=NeedState.SUBMITTED,
+            review_due_at__lte=now,
+            escalation_level__lt=EscalationLevel.BRANCH_HEAD,
+        ),
+        lambda need: escalate_review(need=need, now=now),
+    )[1]
+    report.accepts_lapsed, report.accepts_escalated = _drain(
+        lambda: Need.objects.filter(state=NeedState.OFFERED, accept_due_at__lte=now),
+        lambda need: lapse_offers(need=need, now=now),
+    )
+    return report
