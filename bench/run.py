@@ -36,8 +36,9 @@ from bench.harness import (
     write_results,
 )
 
-# id → module with ``run(ctx) -> list[Result]``; later issues add P1, P2, P7, P8, P10.
+# id → module with ``run(ctx) -> list[Result]``; later issues add P1, P7, P8, P10.
 BENCHMARKS: dict[str, str] = {
+    "P2": "bench.p2_batch",
     "P3": "bench.p3_ledger",
     "P4": "bench.p4_ledger",
     "P6": "bench.p6_broadcast",
