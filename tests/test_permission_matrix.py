@@ -26,6 +26,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from conftest import ROLE_PHONES
 from tests.matrix_common import BH, BM, BR, DA, EVERYONE, FO, GL, GM, ROLES, Rule
+from tests.matrix_needs import API_RULES as NEEDS_API_RULES
+from tests.matrix_needs import OBJECTS as NEEDS_OBJECTS
 from tests.matrix_timebank import API_RULES as TIMEBANK_API_RULES
 from tests.matrix_timebank import OBJECTS as TIMEBANK_OBJECTS
 from tests.matrix_timebank import PAGE_RULES as TIMEBANK_PAGE_RULES
@@ -301,6 +303,7 @@ PAGE_RULES: dict[str, Rule] = {
 # The time bank keeps its rules beside the matrix, one module per area (before the page cases
 # are collected below).
 OBJECTS.update(TIMEBANK_OBJECTS)
+OBJECTS.update(NEEDS_OBJECTS)
 PAGE_RULES.update(TIMEBANK_PAGE_RULES)
 
 # Routes left out of the matrix, each with its reason.
@@ -642,6 +645,7 @@ API_RULES: dict[str, Rule] = {
 
 # The time bank keeps its rules beside the matrix, one module per area.
 API_RULES.update(TIMEBANK_API_RULES)
+API_RULES.update(NEEDS_API_RULES)
 
 
 def api_operations() -> dict[str, tuple[str, str]]:

@@ -1,0 +1,175 @@
+"""Permission-matrix rules for the needs API (see tests/matrix_common.py).
+
+The objects are needs (and their assignments) in a given state: the in-scope one published by
+the cast's resident in building 1 and served by the cast's volunteer; the other community's one
+published by a resident of the other community, reviewed by its branch head (the outsider) and
+served by a volunteer of that community."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from tests.matrix_common import BH, BM, BR, DA, EVERYONE, Rule
+from tests.matrix_timebank.ledger import _other_person
+
+RESIDENT = "resident"
+VOLUNTEER = "volunteer"
+VIEWERS = frozenset({RESIDENT, BH, BM, BR, DA})
+REVIEWERS = frozenset({BH, BM})
+OFFERERS = frozenset({BH, BM, BR})
+REQUESTER_OR_MANAGER = frozenset({RESIDENT, BH, BM})
+MANAGERS = frozenset({BH, BM})
+ITS_VOLUNTEER = frozenset({VOLUNTEER})
+
+# The steps of the loop, in order: a need is brought up to the one named.
+STEPS = ("submitted", "approved", "offered", "accepted", "in_service", "completed")
+
+
+def _type() -> Any:
+    from huzhu.needs.models import NeedType
+
+    return NeedType.objects.get_or_create(
+        code="haircut", defaults={"name": "理发", "name_en": "Haircut"}
+    )[0]
+
+
+def _other_volunteer(world: Any) -> Any:
+    from huzhu.accounts.models import Person, RoleGrant
+
+    p = Person.objects.filter(name="外区志愿者").first()
+    if p is None:
+        p = Person(name="外区志愿者", community=world.other_community)
+        p.set_phone("13700000066")
+        p.set_unusable_password()
+        p.save()
+        RoleGrant.objects.create(
+            person=p, role="volunteer", scope_kind="community", community=world.other_community
+        )
+    return p
+
+
+def _volunteer(world: Any, cast: Any, own: bool) -> Any:
+    return cast.volunteer if own else _other_volunteer(world)
+
+
+def _need(world: Any, cast: Any, own: bool, step: str, started: bool = False) -> Any:
+    """A need brought through the actions up to ``step``; ``started``: its start has passed
+    (it was published and accepted a day ago, for the no-show)."""
+    import time_machine
+
+    from huzhu.core import clock
+    from huzhu.needs import actions
+    from huzhu.needs.models import Assignment
+
+    requester = cast.resident if own else _other_person(world)
+    manager = cast.branch_head if own else cast.outsider
+    volunteer = _volunteer(world, cast, own)
+    moment = clock.now() - dt.timedelta(days=1) if started else clock.now()
+    with time_machine.travel(moment, tick=False):
+        start = clock.now() + dt.timedelta(hours=3)
+        need = actions.publish_need(
+            actor=requester,
+            need_type=_type(),
+            starts_at=start,
+            ends_at=start + dt.timedelta(hours=1),
+            description="上门理发",
+        )
+        upto = STEPS.index(step)
+        if upto >= STEPS.index("approved"):
+            actions.review_need(actor=manager, need=need, approve=True)
+        if upto >= STEPS.index("offered"):
+            actions.offer_need(actor=manager, need=need, volunteers=[volunteer])
+        if upto >= STEPS.index("accepted"):
+            assignment = Assignment.objects.get(need=need)
+            actions.accept_assignment(actor=volunteer, assignment=assignment)
+        if upto >= STEPS.index("in_service"):
+            actions.check_in(actor=volunteer, assignment=assignment)
+        if upto >= STEPS.index("completed"):
+            actions.confirm_need(actor=requester, need=need)
+    need.refresh_from_db()
+    return need
+
+
+def _assignment(world: Any, cast: Any, own: bool, step: str) -> Any:
+    from huzhu.needs.models import Assignment
+
+    return Assignment.objects.get(need=_need(world, cast, own, step))
+
+
+def _publish_body(world: Any, cast: Any, own: bool) -> dict[str, Any]:
+    from huzhu.core import clock
+
+    _type()
+    start = clock.now() + dt.timedelta(days=1)
+    return {
+        "need_type": "haircut",
+        "starts_at": start.isoformat(),
+        "ends_at": (start + dt.timedelta(hours=1)).isoformat(),
+        "description": "上门理发",
+        "idempotency_key": "matrix-publish",
+    }
+
+
+def _offer_body(world: Any, cast: Any, own: bool) -> dict[str, Any]:
+    return {
+        "volunteer_ids": [_volunteer(world, cast, own).pk],
+        "idempotency_key": "matrix-offer",
+    }
+
+
+def _key(**fields: Any) -> Callable[[Any, Any, bool], dict[str, Any]]:
+    return lambda w, c, own: {**fields, "idempotency_key": "matrix-needs"}
+
+
+OBJECTS: dict[str, Callable[[Any, Any, bool], Any]] = {
+    "need_submitted": lambda w, c, own: _need(w, c, own, "submitted"),
+    "need_approved": lambda w, c, own: _need(w, c, own, "approved"),
+    "need_accepted": lambda w, c, own: _need(w, c, own, "accepted"),
+    "need_started": lambda w, c, own: _need(w, c, own, "accepted", started=True),
+    "need_completed": lambda w, c, own: _need(w, c, own, "completed"),
+    "need_assignment_offered": lambda w, c, own: _assignment(w, c, own, "offered"),
+    "need_assignment_accepted": lambda w, c, own: _assignment(w, c, own, "accepted"),
+    "need_assignment_in_service": lambda w, c, own: _assignment(w, c, own, "in_service"),
+}
+
+PAGE_RULES: dict[str, Rule] = {}
+
+API_RULES: dict[str, Rule] = {
+    "GET /api/v1/needs/types": Rule(None, EVERYONE),
+    "GET /api/v1/needs": Rule(None, EVERYONE),
+    "POST /api/v1/needs": Rule(None, EVERYONE, method="POST", data=_publish_body),
+    "GET /api/v1/needs/{need_id}": Rule("need_submitted", VIEWERS),
+    "POST /api/v1/needs/{need_id}/review": Rule(
+        "need_submitted", REVIEWERS, method="POST", data=_key(approve=True)
+    ),
+    "POST /api/v1/needs/{need_id}/offer": Rule(
+        "need_approved", OFFERERS, method="POST", data=_offer_body
+    ),
+    "POST /api/v1/needs/{need_id}/confirm": Rule(
+        "need_accepted", REQUESTER_OR_MANAGER, method="POST", data=_key(slip_number="S-1")
+    ),
+    "POST /api/v1/needs/{need_id}/rate": Rule(
+        "need_completed", REQUESTER_OR_MANAGER, method="POST", data=_key(stars=5)
+    ),
+    "POST /api/v1/needs/{need_id}/cancel": Rule(
+        "need_submitted", REQUESTER_OR_MANAGER, method="POST", data=_key(reason="不需要了")
+    ),
+    "POST /api/v1/needs/{need_id}/no-show": Rule(
+        "need_started", MANAGERS, method="POST", data=_key(note="未到")
+    ),
+    "GET /api/v1/needs/inbox": Rule(None, EVERYONE),
+    "POST /api/v1/needs/assignments/{assignment_id}/accept": Rule(
+        "need_assignment_offered", ITS_VOLUNTEER, method="POST", data=_key()
+    ),
+    "POST /api/v1/needs/assignments/{assignment_id}/decline": Rule(
+        "need_assignment_offered", ITS_VOLUNTEER, method="POST", data=_key(reason="没空")
+    ),
+    "POST /api/v1/needs/assignments/{assignment_id}/check-in": Rule(
+        "need_assignment_accepted", ITS_VOLUNTEER, method="POST", data=_key()
+    ),
+    "POST /api/v1/needs/assignments/{assignment_id}/check-out": Rule(
+        "need_assignment_in_service", ITS_VOLUNTEER, method="POST", data=_key()
+    ),
+}
