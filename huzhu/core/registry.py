@@ -131,6 +131,26 @@ register(
     group=_SERVICE,
 )
 register(
+    "needs.volunteer_load_limit",
+    3,
+    _("志愿者同时服务上限"),
+    unit=_("单"),
+    minimum=1,
+    maximum=20,
+    group=_SERVICE,
+    help_text=_("已接单未完成的服务达到此数的志愿者不再被推荐。"),
+)
+register(
+    "needs.auto_offer_count",
+    3,
+    _("自动派单人数"),
+    unit=_("人"),
+    minimum=1,
+    maximum=20,
+    group=_SERVICE,
+    help_text=_("无人手动挑选时，自动邀请排名前几位的志愿者。"),
+)
+register(
     "needs.malicious_cancel_freeze_days",
     30,
     _("恶意取消冻结天数"),

@@ -69,8 +69,8 @@ from huzhu.needs.models import Assignment, AssignmentState, Need, Rating
 
 A = AssignmentState
 
-#: How many accepted, not yet finished services a volunteer may hold at once. There is no
-#: community setting for it yet (report: ``needs.volunteer_load_limit``); the core's default.
+#: How many accepted, not yet finished services a volunteer may hold at once, when the caller
+#: does not pass the community's ``needs.volunteer_load_limit`` (``huzhu.needs.suggest`` does).
 DEFAULT_LOAD_LIMIT = 3
 #: The window of "recent load" for fairness (DOMAIN.md: spread load), in days.
 RECENT_DAYS = 30

@@ -20,7 +20,6 @@ from huzhu.core.errors import DomainError
 from huzhu.needs.actions.assign import offer_need
 from huzhu.needs.actions.common import authorize
 from huzhu.needs.candidates import (
-    DEFAULT_LOAD_LIMIT,
     Located,
     build_candidates,
     candidate_queryset,
@@ -29,6 +28,7 @@ from huzhu.needs.candidates import (
 from huzhu.needs.matching import Reason, rank
 from huzhu.needs.matching import Suggestion as Scored
 from huzhu.needs.models import Assignment, AssignmentState, Need
+from huzhu.orgs.queries import get_setting
 
 #: Who may see the ranked list of a need (on the need's building, else its community).
 VIEW_PARTIES = ("needs.offer", "needs.view")
@@ -122,11 +122,12 @@ def _wrap(scored: Scored, located: Located, asked: set[int]) -> Suggestion:
     )
 
 
-def ranked(
-    need: Need, limit: int = 50, *, load_limit: int = DEFAULT_LOAD_LIMIT
-) -> list[Suggestion]:
+def ranked(need: Need, limit: int = 50, *, load_limit: int | None = None) -> list[Suggestion]:
     """The ``limit`` best volunteers for ``need``, best first, without a permission check (for
-    jobs and for :func:`suggest`/:func:`auto_offer`, which check)."""
+    jobs and for :func:`suggest`/:func:`auto_offer`, which check). ``load_limit``: the
+    community's ``needs.volunteer_load_limit`` unless given."""
+    if load_limit is None:
+        load_limit = int(get_setting("needs.volunteer_load_limit", need.scope_node()))
     now = clock.now()
     located = need_spec(need)
     people = candidate_queryset(need, at=now, load_limit=load_limit)
@@ -146,10 +147,13 @@ def suggest(actor: Person, need: Need, limit: int = 50) -> list[Suggestion]:
     return ranked(need, limit)
 
 
-def auto_offer(*, actor: Person | None, need: Need, n: int) -> list[Assignment]:
-    """Offer ``need`` to the ``n`` best volunteers not asked yet, through ``offer_need`` (which
-    checks "needs.offer" — or a job, ``actor=None`` —, the state, and records the round). The
-    reasons are stored on each assignment in words."""
+def auto_offer(*, actor: Person | None, need: Need, n: int | None = None) -> list[Assignment]:
+    """Offer ``need`` to the ``n`` best volunteers not asked yet (default: the community's
+    ``needs.auto_offer_count``), through ``offer_need`` (which checks "needs.offer" — or a job,
+    ``actor=None`` —, the state, and records the round). The reasons are stored on each
+    assignment in words."""
+    if n is None:
+        n = int(get_setting("needs.auto_offer_count", need.scope_node()))
     if n < 1:
         raise DomainError("needs.offer.count", _("请至少选择一位志愿者。"), details={"field": "n"})
     if actor is not None:

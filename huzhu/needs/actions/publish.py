@@ -156,6 +156,10 @@ def publish_need(
                 _("服务地址不在服务对象所在社区。"),
                 details={"field": "household"},
             )
+        if household.pk != requester.household_id:
+            # Only someone who may publish for people there sends a volunteer to a home other
+            # than the person's own (a resident cannot name a neighbour's household).
+            policy.require(actor, "needs.publish_for", household)
         building = household.building
     if latitude is not None and longitude is not None:
         lat, lon = to_micro(latitude), to_micro(longitude)

@@ -104,6 +104,22 @@ def test_publishing_for_someone_needs_the_permission(cast: Any) -> None:
     assert not Need.objects.exists()
 
 
+def test_only_a_publisher_for_others_may_name_another_household(cast: Any, world: Any) -> None:
+    from huzhu.accounts.models import Household
+
+    neighbour = Household.objects.exclude(pk=world.household.pk).get(community=world.community)
+    with at(T0), pytest.raises(PermissionDenied):
+        publish(cast, household=neighbour)
+    assert not Need.objects.exists()
+    # Nor may the building manager of another building; a broker of the community may (the
+    # service happens at that home).
+    with at(T0), pytest.raises(PermissionDenied):
+        publish(cast, actor=cast.building_manager, requester=cast.resident, household=neighbour)
+    with at(T0):
+        need = publish(cast, actor=cast.broker, requester=cast.resident, household=neighbour)
+    assert need.household == neighbour
+
+
 def test_a_free_address_is_encrypted_at_rest(cast: Any) -> None:
     from django.db import connection
 

@@ -142,6 +142,24 @@ def test_auto_offer_offers_the_top_n_and_never_one_who_declined(world: Any, cast
         assert caught.value.code == "needs.match.nobody"
 
 
+def test_load_limit_and_offer_count_are_community_settings(world: Any, cast: Any) -> None:
+    from huzhu.needs.tests.support import override
+
+    with at(T0):
+        f = Factory(world, cast)
+        need = make_need(cast, "plain")
+        loaded = f.person(Spec())
+        hold(world, loaded, other_need(world, cast.resident, T0 + dt.timedelta(days=3)))
+        free = [f.person(Spec()) for _ in range(3)]
+        assert loaded.pk in [s.volunteer_id for s in ranked(need)]  # 1 of 3 (DOMAIN default)
+        override(cast.branch_head, world, "needs.volunteer_load_limit", 1)
+        assert loaded.pk not in [s.volunteer_id for s in ranked(need)]
+        override(cast.branch_head, world, "needs.auto_offer_count", 2)
+        opened = auto_offer(actor=cast.building_manager, need=need)
+        assert len(opened) == 2
+        assert {a.volunteer_id for a in opened} <= {p.pk for p in free}
+
+
 def test_auto_offer_checks_the_actor(world: Any, cast: Any) -> None:
     with at(T0):
         f = Factory(world, cast)
