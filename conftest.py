@@ -179,3 +179,9 @@ def _ledger_writer() -> Any:
     from huzhu.timebank import groupcommit
 
     groupcommit.stop()
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings: Any, tmp_path_factory: Any) -> None:
+    """Uploaded files (a need's evidence) go to a temporary MEDIA_ROOT, never to var/media."""
+    settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))

@@ -15,6 +15,7 @@ urlpatterns = [
     path("audit/", include("huzhu.audit.urls")),
     path("notify/", include("huzhu.notify.urls")),
     path("timebank/", include("huzhu.timebank.urls")),
+    path("needs/", include("huzhu.needs.urls")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
 ]

@@ -22,6 +22,9 @@ OFFERERS = frozenset({BH, BM, BR})
 REQUESTER_OR_MANAGER = frozenset({RESIDENT, BH, BM})
 MANAGERS = frozenset({BH, BM})
 ITS_VOLUNTEER = frozenset({VOLUNTEER})
+# The tracking thread (跟踪群): the requester, the serving volunteer, managers with "needs.view".
+THREAD_MEMBERS = VIEWERS | ITS_VOLUNTEER
+EVIDENCE_UPLOADERS = ITS_VOLUNTEER | MANAGERS
 
 # The steps of the loop, in order: a need is brought up to the one named.
 STEPS = ("submitted", "approved", "offered", "accepted", "in_service", "completed")
@@ -123,6 +126,36 @@ def _key(**fields: Any) -> Callable[[Any, Any, bool], dict[str, Any]]:
     return lambda w, c, own: {**fields, "idempotency_key": "matrix-needs"}
 
 
+# A 1×1 PNG: the smallest real photo an upload accepts.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000b49444154789c6360000200000500017a5eab3f0000000049454e44ae426082"
+)
+
+
+def _evidence_body(world: Any, cast: Any, own: bool) -> dict[str, Any]:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return {
+        "file": SimpleUploadedFile("photo.png", PNG, content_type="image/png"),
+        "idempotency_key": "matrix-evidence",
+    }
+
+
+def _evidence(world: Any, cast: Any, own: bool) -> Any:
+    """A photo uploaded by the volunteer serving an accepted need."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from huzhu.needs import actions
+
+    need = _need(world, cast, own, "accepted")
+    return actions.upload_evidence(
+        actor=_volunteer(world, cast, own),
+        need=need,
+        file=SimpleUploadedFile("photo.png", PNG, content_type="image/png"),
+    )
+
+
 OBJECTS: dict[str, Callable[[Any, Any, bool], Any]] = {
     "need_submitted": lambda w, c, own: _need(w, c, own, "submitted"),
     "need_approved": lambda w, c, own: _need(w, c, own, "approved"),
@@ -132,6 +165,7 @@ OBJECTS: dict[str, Callable[[Any, Any, bool], Any]] = {
     "need_assignment_offered": lambda w, c, own: _assignment(w, c, own, "offered"),
     "need_assignment_accepted": lambda w, c, own: _assignment(w, c, own, "accepted"),
     "need_assignment_in_service": lambda w, c, own: _assignment(w, c, own, "in_service"),
+    "need_evidence": _evidence,
 }
 
 PAGE_RULES: dict[str, Rule] = {}
@@ -172,4 +206,18 @@ API_RULES: dict[str, Rule] = {
     "POST /api/v1/needs/assignments/{assignment_id}/check-out": Rule(
         "need_assignment_in_service", ITS_VOLUNTEER, method="POST", data=_key()
     ),
+    # Tracking a service (huzhu/needs/api/tracking.py).
+    "GET /api/v1/needs/{need_id}/thread": Rule("need_accepted", THREAD_MEMBERS),
+    "POST /api/v1/needs/{need_id}/thread": Rule(
+        "need_accepted", THREAD_MEMBERS, method="POST", data=_key(body="明天上午九点到")
+    ),
+    "POST /api/v1/needs/{need_id}/evidence": Rule(
+        "need_accepted", EVIDENCE_UPLOADERS, method="POST", multipart=True, data=_evidence_body
+    ),
+    "GET /api/v1/needs/{need_id}/evidence": Rule("need_accepted", THREAD_MEMBERS),
+    "GET /api/v1/needs/evidence/{evidence_id}/file": Rule("need_evidence", THREAD_MEMBERS),
+    "POST /api/v1/needs/{need_id}/spot-checks": Rule(
+        "need_accepted", MANAGERS, method="POST", data=_key(method="phone", result="ok")
+    ),
+    "GET /api/v1/needs/{need_id}/spot-checks": Rule("need_accepted", VIEWERS - {RESIDENT}),
 }

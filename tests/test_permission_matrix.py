@@ -28,6 +28,7 @@ from conftest import ROLE_PHONES
 from tests.matrix_common import BH, BM, BR, DA, EVERYONE, FO, GL, GM, ROLES, Rule
 from tests.matrix_needs import API_RULES as NEEDS_API_RULES
 from tests.matrix_needs import OBJECTS as NEEDS_OBJECTS
+from tests.matrix_needs_pages import PAGE_RULES as NEEDS_PAGE_RULES
 from tests.matrix_timebank import API_RULES as TIMEBANK_API_RULES
 from tests.matrix_timebank import OBJECTS as TIMEBANK_OBJECTS
 from tests.matrix_timebank import PAGE_RULES as TIMEBANK_PAGE_RULES
@@ -305,6 +306,7 @@ PAGE_RULES: dict[str, Rule] = {
 OBJECTS.update(TIMEBANK_OBJECTS)
 OBJECTS.update(NEEDS_OBJECTS)
 PAGE_RULES.update(TIMEBANK_PAGE_RULES)
+PAGE_RULES.update(NEEDS_PAGE_RULES)
 
 # Routes left out of the matrix, each with its reason.
 EXEMPT = {

@@ -112,6 +112,23 @@ def home_cards(person: Person) -> list[dict[str, Any]]:
                 (_("积分排行榜"), reverse("timebank:leaderboard")),
             ],
         },
+        {
+            "kind": "needs",
+            "title": _("邻里互助"),
+            "lines": [_("有困难就发布求助，楼长审核后为您安排志愿者")],
+            "links": [
+                (_("我要求助"), reverse("needs:need_create")),
+                (_("我的需求"), reverse("needs:my_needs")),
+                *(
+                    [
+                        (_("我的邀请"), reverse("needs:inbox")),
+                        (_("我的服务"), reverse("needs:schedule")),
+                    ]
+                    if Role.VOLUNTEER in roles
+                    else []
+                ),
+            ],
+        },
     ]
     seen: set[tuple[str, str]] = set()
     for grant in policy._grants(person):

@@ -27,6 +27,15 @@ def _nav(request: HttpRequest) -> list[dict[str, Any]]:
         or policy.can_anywhere(user, "orgs.view_group")
     ):
         items.append((_("社区与楼栋"), reverse("orgs:community_list")))
+    items.append((_("我要求助"), reverse("needs:need_create")))
+    items.append((_("我的需求"), reverse("needs:my_needs")))
+    if "volunteer" in policy.roles_of(user):  # type: ignore[arg-type]
+        items.append((_("我的邀请"), reverse("needs:inbox")))
+        items.append((_("我的服务"), reverse("needs:schedule")))
+    if policy.can_anywhere(user, "needs.review"):
+        items.append((_("待审核"), reverse("needs:review_queue")))
+    if policy.can_anywhere(user, "needs.view"):
+        items.append((_("超时上报"), reverse("needs:escalated")))
     items.append((_("我的积分"), reverse("timebank:my_points")))
     if policy.can_anywhere(user, "timebank.enter_paper"):
         items.append((_("纸质登记本"), reverse("timebank:paper_list")))

@@ -159,6 +159,26 @@ register(
     maximum=365,
     group=_SERVICE,
 )
+register(
+    "needs.evidence_photo_max_mb",
+    10,
+    _("服务照片大小上限"),
+    unit=_("MB"),
+    minimum=1,
+    maximum=50,
+    group=_SERVICE,
+    help_text=_("志愿者上传的服务照片（JPEG、PNG、WebP）不能超过此大小。"),
+)
+register(
+    "needs.evidence_video_max_mb",
+    100,
+    _("服务视频大小上限"),
+    unit=_("MB"),
+    minimum=1,
+    maximum=500,
+    group=_SERVICE,
+    help_text=_("志愿者上传的服务视频（MP4、MOV）不能超过此大小。"),
+)
 # The time bank (DOMAIN.md "The time bank").
 register(
     "timebank.points_per_hour",

@@ -4,7 +4,8 @@
   occurrence of a recurring need), ``assign`` (offer, accept, decline), ``serve`` (check in/out,
   confirm, rate), ``close`` (cancel, no-show, expire, the freeze after a malicious cancellation);
 - ``escalation``: overdue reviews and accepts, handed up once (called by the sweeper);
-- ``supply``: the supply library's offers and the progress of item and skill lines.
+- ``supply``: the supply library's offers and the progress of item and skill lines;
+- ``tracking``: the tracking thread (跟踪群), evidence uploads, the manager's spot checks.
 """
 
 from huzhu.needs.actions.assign import accept_assignment, decline_assignment, offer_need
@@ -17,6 +18,13 @@ from huzhu.needs.actions.supply import (
     close_offer,
     create_offer,
     update_line_progress,
+)
+from huzhu.needs.actions.tracking import (
+    post_message,
+    record_spot_check,
+    require_member,
+    thread_role,
+    upload_evidence,
 )
 
 __all__ = [
@@ -36,10 +44,15 @@ __all__ = [
     "lapse_offers",
     "mark_no_show",
     "offer_need",
+    "post_message",
     "publish_need",
     "rate_need",
+    "record_spot_check",
     "repeat_need",
+    "require_member",
     "review_need",
     "service_hours",
+    "thread_role",
     "update_line_progress",
+    "upload_evidence",
 ]

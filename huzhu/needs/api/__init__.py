@@ -8,7 +8,7 @@ Importing the operation modules registers their operations on ``router``.
 from huzhu.needs.api.common import router
 
 # isort: off
-from huzhu.needs.api import needs, assignments  # noqa: F401
+from huzhu.needs.api import needs, assignments, tracking  # noqa: F401
 # isort: on
 
 __all__ = ["router"]

@@ -14,12 +14,22 @@ from huzhu.needs.models.needs import (
     to_micro,
 )
 from huzhu.needs.models.service import Assignment, Offer, Rating
+from huzhu.needs.models.tracking import (
+    Evidence,
+    EvidenceKind,
+    SpotCheck,
+    SpotCheckMethod,
+    SpotCheckResult,
+    ThreadMessage,
+)
 from huzhu.needs.states import AssignmentState, NeedState
 
 __all__ = [
     "Assignment",
     "AssignmentState",
     "EscalationLevel",
+    "Evidence",
+    "EvidenceKind",
     "GenderRequirement",
     "LineKind",
     "Need",
@@ -30,6 +40,10 @@ __all__ = [
     "Offer",
     "Rating",
     "Recurrence",
+    "SpotCheck",
+    "SpotCheckMethod",
+    "SpotCheckResult",
+    "ThreadMessage",
     "Urgency",
     "to_micro",
 ]
