@@ -56,6 +56,23 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
+@pytest.fixture
+def phone(browser: Any) -> Iterator[Any]:
+    """Open another phone (a fresh browser context) per person."""
+    contexts: list[Any] = []
+
+    def open_phone() -> Any:
+        context = browser.new_context(
+            viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN"
+        )
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_phone
+    for c in contexts:
+        c.close()
+
+
 def test_login_on_a_phone_switch_language_and_screenshot(
     live_server: Any, cast: Any, page: Any
 ) -> None:

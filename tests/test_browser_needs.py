@@ -6,33 +6,14 @@ stars, and the volunteer sees the credit in 我的积分. Screenshots go to OUT.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from django.utils import timezone
 
 from conftest import PASSWORD, ROLE_PHONES
-from tests.test_browser import OUT, PHONE, browser, page, pytestmark
+from tests.test_browser import OUT, PHONE, browser, page, phone, pytestmark
 
-__all__ = ["browser", "page", "pytestmark"]
-
-
-@pytest.fixture
-def phone(browser: Any) -> Iterator[Any]:
-    """Open another phone (a fresh browser context) per person."""
-    contexts: list[Any] = []
-
-    def open_phone() -> Any:
-        context = browser.new_context(
-            viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN"
-        )
-        contexts.append(context)
-        return context.new_page()
-
-    yield open_phone
-    for c in contexts:
-        c.close()
+__all__ = ["browser", "page", "phone", "pytestmark"]
 
 
 def _login(pg: Any, base: str, role: str) -> None:

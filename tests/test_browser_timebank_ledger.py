@@ -3,32 +3,12 @@ paper book in hand, the branch head checks it, the resident sees it in 我的积
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
 from conftest import PASSWORD, ROLE_PHONES
-from tests.test_browser import OUT, PHONE, browser, page, pytestmark
+from tests.test_browser import OUT, PHONE, browser, page, phone, pytestmark
 
-__all__ = ["browser", "page", "pytestmark"]
-
-
-@pytest.fixture
-def phone(browser: Any) -> Iterator[Any]:
-    """Open another phone (a fresh browser context) per person."""
-    contexts: list[Any] = []
-
-    def open_phone() -> Any:
-        context = browser.new_context(
-            viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN"
-        )
-        contexts.append(context)
-        return context.new_page()
-
-    yield open_phone
-    for c in contexts:
-        c.close()
+__all__ = ["browser", "page", "phone", "pytestmark"]
 
 
 def _login(pg: Any, base: str, role: str) -> None:

@@ -15,7 +15,7 @@ from huzhu.accounts.models import Person, RoleGrant
 from huzhu.needs import actions
 from huzhu.needs.models import Assignment, Need, NeedType
 from huzhu.orgs.actions import set_setting
-from huzhu.timebank.actions.ledger import credit_service
+from huzhu.timebank.actions.ledger import credit_service, person_account
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Monday 2 March 2026, 09:00 in Shanghai: the tests' "now".
@@ -27,6 +27,13 @@ def at(moment: dt.datetime) -> Iterator[None]:
     """Freeze the one clock (huzhu.core.clock) at ``moment``."""
     with time_machine.travel(moment, tick=False):
         yield
+
+
+def balance(person: Person) -> int:
+    """The person's cached points balance, as stored now (hundredths)."""
+    account = person_account(person)
+    account.refresh_from_db()
+    return int(account.balance)
 
 
 def need_type(code: str = "haircut", name: str = "理发", minutes: int = 60) -> NeedType:

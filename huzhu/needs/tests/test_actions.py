@@ -35,6 +35,7 @@ from huzhu.needs.tests.support import (
     approved,
     assignment_of,
     at,
+    balance,
     give_points,
     need_type,
     offered,
@@ -50,12 +51,6 @@ from huzhu.timebank.queries import journal_sum
 pytestmark = pytest.mark.django_db
 
 H = dt.timedelta(hours=1)
-
-
-def _balance(person: Any) -> int:
-    account = person_account(person)
-    account.refresh_from_db()
-    return int(account.balance)
 
 
 # --- publish --------------------------------------------------------------------------------
@@ -393,7 +388,7 @@ def test_whole_loop_credits_the_hours_served(cast: Any, world: Any) -> None:
         credit = Transaction.objects.get(idempotency_key=f"need:{need.pk}:credit")
         assert credit.kind == TransactionKind.SERVICE_CREDIT
         assert credit.service_minutes == 90 and credit.reference == f"need:{need.pk}"
-        assert _balance(cast.volunteer) == 150
+        assert balance(cast.volunteer) == 150
         with pytest.raises(DomainError) as err:
             actions.rate_need(actor=cast.resident, need=need, stars=6)
         assert err.value.code == "needs.rating.invalid"
@@ -443,7 +438,7 @@ def test_manager_confirms_from_a_paper_slip_with_its_number(cast: Any, world: An
     need.refresh_from_db()
     assert need.slip_number == "No.0042" and need.confirmed_by == cast.building_manager
     # No check-in/out from the app: the planned hour is credited.
-    assert _balance(cast.volunteer) == 100
+    assert balance(cast.volunteer) == 100
     entry = AuditEntry.objects.get(code="needs.need.confirmed")
     assert entry.new_values["slip_number"] == "No.0042"
 
@@ -454,7 +449,7 @@ def test_points_per_hour_setting_changes_the_credit(cast: Any, world: Any) -> No
         need = accepted(cast, starts_in=dt.timedelta(hours=3))
     with at(T0 + 5 * H):
         actions.confirm_need(actor=cast.resident, need=need)
-    assert _balance(cast.volunteer) == 200
+    assert balance(cast.volunteer) == 200
 
 
 def test_paid_with_points_holds_on_accept_and_pays_on_confirm(cast: Any, world: Any) -> None:
@@ -475,7 +470,7 @@ def test_paid_with_points_holds_on_accept_and_pays_on_confirm(cast: Any, world: 
     payment = Transaction.objects.get(idempotency_key=f"need:{need.pk}:pay")
     assert payment.kind == TransactionKind.SERVICE_PAYMENT
     # 300 paid by the resident + 100 credited for the hour served.
-    assert _balance(cast.volunteer) == 400
+    assert balance(cast.volunteer) == 400
     assert journal_sum() == 0
 
 

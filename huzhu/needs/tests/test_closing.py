@@ -26,6 +26,7 @@ from huzhu.needs.tests.support import (
     approved,
     assignment_of,
     at,
+    balance,
     give_points,
     override,
     publish,
@@ -37,12 +38,6 @@ from huzhu.timebank.models import Transaction, TransactionKind
 pytestmark = pytest.mark.django_db
 
 H = dt.timedelta(hours=1)
-
-
-def _balance(person: Any) -> int:
-    account = person_account(person)
-    account.refresh_from_db()
-    return int(account.balance)
 
 
 # --- cancel ---------------------------------------------------------------------------------
@@ -109,7 +104,7 @@ def test_no_show_costs_five_points_through_the_time_bank(cast: Any, world: Any) 
     assert assignment_of(need, cast.volunteer).state == AssignmentState.NO_SHOW
     penalty = Transaction.objects.get(idempotency_key=f"need:{need.pk}:no_show")
     assert penalty.kind == TransactionKind.PENALTY
-    assert _balance(cast.volunteer) == 800 - 500  # DOMAIN.md: no-show −5 points
+    assert balance(cast.volunteer) == 800 - 500  # DOMAIN.md: no-show −5 points
     account = person_account(cast.resident)
     assert account.held == 0
     assert AuditEntry.objects.get(code="needs.need.no_show").actor_id == cast.building_manager.pk
@@ -122,7 +117,7 @@ def test_no_show_penalty_is_a_community_setting(cast: Any, world: Any) -> None:
         need = accepted(cast, starts_in=2 * H)
     with at(T0 + 3 * H):
         actions.mark_no_show(actor=None, need=need)
-    assert _balance(cast.volunteer) == 800 - 300
+    assert balance(cast.volunteer) == 800 - 300
 
 
 # --- recurring needs, malicious cancellations -----------------------------------------------

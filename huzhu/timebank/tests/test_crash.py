@@ -21,7 +21,6 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -31,6 +30,7 @@ from huzhu.audit.models import AuditEntry
 from huzhu.timebank import actions, fastpath
 from huzhu.timebank.models import Account, AccountKind, Posting, Transaction
 from huzhu.timebank.queries import journal_sum, recompute_balances
+from huzhu.timebank.tests.threads import database_url
 
 pytestmark = pytest.mark.postgres
 
@@ -81,19 +81,10 @@ def _need_postgres() -> None:
         )
 
 
-def _database_url() -> str:
-    """The URL of the database this test runs on (pytest-django's ``test_<name>``)."""
-    s = connection.settings_dict
-    auth = quote(s["USER"] or "postgres", safe="")
-    if s["PASSWORD"]:
-        auth += ":" + quote(s["PASSWORD"], safe="")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
 def _child(cfg: dict[str, Any]) -> tuple[subprocess.Popen[str], int]:
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "HUZHU_DB_CONN_MAX_AGE": "0",
         "HUZHU_LEDGER_FASTPATH": "1" if cfg["after"] == POINTS["function"] else "0",

@@ -15,7 +15,6 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -31,7 +30,7 @@ from huzhu.core.errors import DomainError
 from huzhu.timebank import actions, fastpath
 from huzhu.timebank.models import Account, AccountKind, Posting, Transaction
 from huzhu.timebank.queries import journal_sum, recompute_balances
-from huzhu.timebank.tests.threads import in_threads
+from huzhu.timebank.tests.threads import database_url, in_threads
 
 ROOT = Path(settings.BASE_DIR)
 TIMEOUT = 120
@@ -428,18 +427,10 @@ print("DONE" if seen else "NOT-FAST", flush=True)
 """
 
 
-def _database_url() -> str:
-    s = connection.settings_dict
-    auth_part = quote(s["USER"] or "postgres", safe="")
-    if s["PASSWORD"]:
-        auth_part += ":" + quote(s["PASSWORD"], safe="")
-    return f"postgres://{auth_part}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
 def _child(cfg: dict[str, Any]) -> tuple[subprocess.Popen[str], int]:
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "HUZHU_DB_CONN_MAX_AGE": "0",
         # One posting on its own, in the child's own connection (group commit: test_groupcommit).

@@ -22,7 +22,6 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -33,6 +32,7 @@ from huzhu.core.errors import DomainError
 from huzhu.timebank import actions, groupcommit
 from huzhu.timebank.models import Account, Posting, Transaction
 from huzhu.timebank.queries import journal_sum, recompute_balances
+from huzhu.timebank.tests.threads import database_url
 
 pytestmark = pytest.mark.postgres
 
@@ -331,14 +331,6 @@ say("DONE")
 """
 
 
-def _database_url() -> str:
-    s = connection.settings_dict
-    auth_part = quote(s["USER"] or "postgres", safe="")
-    if s["PASSWORD"]:
-        auth_part += ":" + quote(s["PASSWORD"], safe="")
-    return f"postgres://{auth_part}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
 def test_kill_9_in_the_middle_of_a_batch_leaves_the_batch_out_and_every_ack_in(
     books: dict[str, Account],
 ) -> None:
@@ -347,7 +339,7 @@ def test_kill_9_in_the_middle_of_a_batch_leaves_the_batch_out_and_every_ack_in(
     cfg = {"accounts": [a.pk for a in accounts], "threads": 6, "min_batch": 3, "tag": tag}
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "HUZHU_DB_CONN_MAX_AGE": "0",
     }

@@ -1,13 +1,15 @@
 """Running one piece of work from several threads at once, each with its own database
-connection (the PostgreSQL concurrency tests of the time bank)."""
+connection, and the URL a child process uses to reach the test database (the PostgreSQL
+concurrency and crash tests of the time bank)."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
-from django.db import connections
+from django.db import connection, connections
 
 
 def in_threads(
@@ -38,3 +40,13 @@ def in_threads(
     for t in threads:
         t.join(timeout=timeout)
     return results, errors
+
+
+def database_url() -> str:
+    """The URL of the database this test runs on (pytest-django's ``test_<name>``), for a child
+    process started by the test."""
+    s = connection.settings_dict
+    auth = quote(s["USER"] or "postgres", safe="")
+    if s["PASSWORD"]:
+        auth += ":" + quote(s["PASSWORD"], safe="")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
