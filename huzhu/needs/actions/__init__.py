@@ -11,7 +11,13 @@
 from huzhu.needs.actions.assign import accept_assignment, decline_assignment, offer_need
 from huzhu.needs.actions.close import cancel_need, expire_need, freeze_requester, mark_no_show
 from huzhu.needs.actions.escalation import escalate_review, lapse_offers
-from huzhu.needs.actions.publish import LineSpec, publish_need, repeat_need, review_need
+from huzhu.needs.actions.publish import (
+    LineSpec,
+    publish_need,
+    published_with,
+    repeat_need,
+    review_need,
+)
 from huzhu.needs.actions.serve import check_in, check_out, confirm_need, rate_need, service_hours
 from huzhu.needs.actions.supply import (
     add_need_line,
@@ -46,6 +52,7 @@ __all__ = [
     "offer_need",
     "post_message",
     "publish_need",
+    "published_with",
     "rate_need",
     "record_spot_check",
     "repeat_need",

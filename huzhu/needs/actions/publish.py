@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -79,17 +79,25 @@ def publish_need(
     preferred_volunteer: Person | None = None,
     series: Need | None = None,
     lines: Sequence[LineSpec] = (),
+    key: str = "",
 ) -> Need:
     """A resident publishes a need for themselves; a building manager, broker or branch head
     ("needs.publish_for" on the person) publishes it on the person's behalf, recorded as such
     (DOMAIN.md "The core loop" 1. Publish). It waits for review for ``needs.review_minutes``
     (30) minutes (2. Review). A person whose right to request is frozen (a malicious
     cancellation, DOMAIN.md 8.) cannot publish. Paid with points: the requester must have the
-    points available now; they are held when a volunteer accepts.
+    points available now; they are held when a volunteer accepts. ``key``: the publisher's
+    idempotency key — sent again, even concurrently, it answers the need it made and writes
+    nothing (``published_with`` tells a caller whether it is a replay).
     """
     requester = requester or actor
     if requester.pk != actor.pk:
         policy.require(actor, "needs.publish_for", requester)
+    key = key.strip()[:128]
+    if key:
+        earlier = published_with(actor, key)
+        if earlier is not None:
+            return earlier
     now = clock.now()
     community = requester.community
     if community is None:
@@ -173,36 +181,44 @@ def publish_need(
 
     node = building if building is not None else community
     with transaction.atomic():
-        need = Need.objects.create(
-            community=community,
-            building=building,
-            household=household,
-            address_detail=address_detail,
-            latitude_e6=lat,
-            longitude_e6=lon,
-            need_type=need_type,
-            description=description,
-            starts_at=starts_at,
-            ends_at=ends_at,
-            duration_minutes=duration_minutes or need_type.default_duration_minutes,
-            radius_m=radius_m or need_type.default_radius_m,
-            gender=gender,
-            needs_strength=needs_strength,
-            certification_required=certification_required,
-            language=language,
-            urgency=urgency,
-            pay_with_points=pay_with_points,
-            points=points,
-            recurrence=recurrence,
-            preferred_volunteer=preferred_volunteer,
-            series=series,
-            requester=requester,
-            published_by=actor,
-            state=NeedState.SUBMITTED,
-            state_changed_at=now,
-            review_due_at=now
-            + dt.timedelta(minutes=int(get_setting("needs.review_minutes", node))),
-        )
+        try:
+            with transaction.atomic():  # a savepoint: a concurrent same-key publish may win
+                need = Need.objects.create(
+                    community=community,
+                    building=building,
+                    household=household,
+                    address_detail=address_detail,
+                    latitude_e6=lat,
+                    longitude_e6=lon,
+                    need_type=need_type,
+                    description=description,
+                    starts_at=starts_at,
+                    ends_at=ends_at,
+                    duration_minutes=duration_minutes or need_type.default_duration_minutes,
+                    radius_m=radius_m or need_type.default_radius_m,
+                    gender=gender,
+                    needs_strength=needs_strength,
+                    certification_required=certification_required,
+                    language=language,
+                    urgency=urgency,
+                    pay_with_points=pay_with_points,
+                    points=points,
+                    recurrence=recurrence,
+                    preferred_volunteer=preferred_volunteer,
+                    series=series,
+                    requester=requester,
+                    published_by=actor,
+                    state=NeedState.SUBMITTED,
+                    state_changed_at=now,
+                    review_due_at=now
+                    + dt.timedelta(minutes=int(get_setting("needs.review_minutes", node))),
+                    publish_key=key,
+                )
+        except IntegrityError:
+            winner = published_with(actor, key) if key else None
+            if winner is None:
+                raise
+            return winner  # the same key, published concurrently: that need is the answer
         for spec in lines:
             _add_line(need, spec)
         NeedEvent.objects.create(
@@ -233,6 +249,13 @@ def publish_need(
             },
         )
     return need
+
+
+def published_with(actor: Person, key: str) -> Need | None:
+    """The need ``actor`` published with idempotency key ``key``, if any."""
+    if not key:
+        return None
+    return Need.objects.filter(published_by=actor, publish_key=key.strip()[:128]).first()
 
 
 def _add_line(need: Need, spec: LineSpec) -> NeedLine:

@@ -53,11 +53,9 @@ from huzhu.needs.api.schemas import (
 from huzhu.needs.models import (
     Assignment,
     AssignmentState,
-    Need,
     NeedState,
     NeedType,
 )
-from huzhu.needs.states import FINAL_STATES
 
 S = NeedState
 
@@ -131,10 +129,10 @@ def _aware(value: dt.datetime) -> dt.datetime:
 def publish_need(request: HttpRequest, payload: NeedIn) -> Reply[NeedOut]:
     """Publish a need for myself, or on a person's behalf (``on_behalf_of``; building manager,
     broker or branch head: "needs.publish_for" on the person, recorded as such). It waits for
-    review. A replay (the same need again — same requester, type, window, description,
-    payment and constraints — while the first is open) answers the first, 200."""
+    review. A replay (the same Idempotency-Key from the same publisher, even concurrent)
+    answers the need it made, 200, and writes nothing."""
     actor = actor_of(request)
-    key_of(request, payload.idempotency_key)
+    key = key_of(request, payload.idempotency_key)
     requester = actor
     if payload.on_behalf_of is not None and payload.on_behalf_of != actor.pk:
         requester = get_object_or_404(
@@ -148,24 +146,7 @@ def publish_need(request: HttpRequest, payload: NeedIn) -> Reply[NeedOut]:
             "needs.type.unknown", _("找不到该需求类型。"), details={"field": "need_type"}
         )
     starts_at, ends_at = _aware(payload.starts_at), _aware(payload.ends_at)
-    earlier = (
-        Need.objects.filter(
-            published_by=actor,
-            requester=requester,
-            need_type=need_type,
-            starts_at=starts_at,
-            ends_at=ends_at,
-            description=payload.description.strip(),
-            pay_with_points=payload.pay_with_points,
-            points=payload.points if payload.pay_with_points else 0,
-            gender=payload.gender,
-            urgency=payload.urgency,
-            recurrence=payload.recurrence,
-        )
-        .exclude(state__in=FINAL_STATES)
-        .order_by("pk")
-        .first()
-    )
+    earlier = actions.published_with(actor, key)
     if earlier is not None:
         return Reply(200, need_out(load_need(earlier.pk)))
     need = actions.publish_need(
@@ -188,6 +169,7 @@ def publish_need(request: HttpRequest, payload: NeedIn) -> Reply[NeedOut]:
         pay_with_points=payload.pay_with_points,
         points=payload.points,
         recurrence=payload.recurrence,
+        key=key,
     )
     return Reply(201, need_out(load_need(need.pk)))
 

@@ -208,6 +208,9 @@ class Need(TimeStampedModel):
     )
     cancelled_at = models.DateTimeField(_("取消时间"), null=True, blank=True)
     cancel_reason = models.CharField(_("取消原因"), max_length=500, blank=True)
+    # The publisher's idempotency key (the API's Idempotency-Key, a page's form token): a
+    # publish sent again with it answers the need it made (unique per publisher when set).
+    publish_key = models.CharField(_("幂等键"), max_length=128, blank=True, default="")
 
     objects = NeedQuerySet.as_manager()
 
@@ -245,6 +248,11 @@ class Need(TimeStampedModel):
             ),
             models.CheckConstraint(
                 condition=Q(duration_minutes__gt=0), name="need_duration_positive"
+            ),
+            models.UniqueConstraint(
+                fields=["published_by", "publish_key"],
+                condition=~Q(publish_key=""),
+                name="need_publish_key",
             ),
         ]
 

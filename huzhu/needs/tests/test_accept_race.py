@@ -87,3 +87,28 @@ def test_twenty_concurrent_accepts_hold_the_points_once(
     account = person_account(cast.resident)
     account.refresh_from_db()
     assert (account.balance, account.held) == (500, 300)
+
+
+def test_ten_concurrent_publishes_with_one_key_make_one_need(
+    transactional_db: Any, cast: Any, world: Any
+) -> None:
+    """A retried publish (the same idempotency key) that races the first writes nothing."""
+    _need_postgres()
+    start = clock.now() + dt.timedelta(days=1)
+    kind = need_type()
+
+    def work(i: int) -> int:
+        need = actions.publish_need(
+            actor=cast.resident,
+            need_type=kind,
+            starts_at=start,
+            ends_at=start + dt.timedelta(hours=1),
+            description="上门理发",
+            key="publish-race",
+        )
+        return need.pk
+
+    results, errors = in_threads(10, work)
+    assert errors == []
+    assert len(set(results)) == 1
+    assert Need.objects.filter(publish_key="publish-race").count() == 1

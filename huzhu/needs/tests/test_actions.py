@@ -540,3 +540,17 @@ def test_outside_the_community_every_action_answers_404(cast: Any, world: Any) -
             with pytest.raises(Http404):
                 call()
     assert Need.objects.get(pk=need.pk).state == NeedState.ACCEPTED
+
+
+def test_a_publish_sent_again_with_its_key_answers_the_first_need(cast: Any) -> None:
+    with at(T0):
+        first = publish(cast, key="k-1")
+        again = publish(cast, key="k-1", description="另一次说明")  # the key decides, not the text
+        other = publish(cast, key="k-2")
+    assert again.pk == first.pk and other.pk != first.pk
+    assert Need.objects.count() == 2
+    assert AuditEntry.objects.filter(code="needs.need.published").count() == 2
+    # Keys are per publisher: the broker's "k-1" is another need.
+    with at(T0):
+        brokers = publish(cast, actor=cast.broker, requester=cast.resident, key="k-1")
+    assert brokers.pk != first.pk

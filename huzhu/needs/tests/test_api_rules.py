@@ -29,7 +29,8 @@ def error(resp: Any, status: int, code: str) -> dict[str, Any]:
 
 
 def _published(api: Any, cast: Any, start: dt.datetime = T0 + 3 * H, **kw: Any) -> int:
-    return int(ok(api(cast.resident, "post", V1, need_body(start, **kw), key="p"), 201)["id"])
+    key = f"p:{start.isoformat()}:{sorted(kw.items())}"  # one key per distinct need
+    return int(ok(api(cast.resident, "post", V1, need_body(start, **kw), key=key), 201)["id"])
 
 
 # --- errors ----------------------------------------------------------------------------------
