@@ -20,14 +20,17 @@ Switched off by the setting ``HUZHU_LEDGER_FASTPATH`` (the environment variable 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection
+from django.db.backends.utils import CursorWrapper
 from django.utils.translation import gettext as _
 
 from huzhu.audit.service import entry_fields
@@ -35,6 +38,7 @@ from huzhu.core.errors import ConflictError, DomainError
 from huzhu.timebank.models import Transaction, TransactionKind
 
 FUNCTION = "timebank_post"
+_LABELS = {k.value: k.label for k in TransactionKind}  # lazy: shown in the active language
 INSUFFICIENT = "HZ409"
 UNKNOWN_ACCOUNT = "HZ404"
 ALREADY_REVERSED = "HZ410"
@@ -48,6 +52,35 @@ SQL = (
     "%s::text, %s::integer, %s::text, %s::timestamptz, "
     "%s::bigint[], %s::bigint[], %s::bigint[], %s::jsonb)"
 )
+
+
+class _Prepared(psycopg.Cursor[Any]):
+    """A server-side binding cursor whose statements are prepared on first use: the
+    parameters travel apart from the SQL (no client-side quoting of the arrays) and PostgreSQL
+    parses and plans the call once per connection."""
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        kwargs.setdefault("prepare", True)
+        kwargs.setdefault("binary", True)
+        return super().execute(query, params, **kwargs)
+
+
+@contextlib.contextmanager
+def bound_cursor() -> Iterator[CursorWrapper]:
+    """A cursor of Django's connection for the ledger's functions: Django's wrapper (so
+    ``connection.execute_wrapper`` hooks and error translation still apply) around a prepared,
+    server-bound psycopg cursor (Django's own cursors bind on the client side)."""
+    connection.ensure_connection()
+    raw = _Prepared(connection.connection)
+    try:
+        # as Django wraps its own cursors: with query logging when queries are logged
+        cursor: Any = raw  # (the stubs type these methods' argument as Django's wrapper)
+        if connection.queries_logged:
+            yield connection.make_debug_cursor(cursor)
+        else:
+            yield connection.make_cursor(cursor)
+    finally:
+        raw.close()
 
 
 def enabled() -> bool:
@@ -116,7 +149,7 @@ def audit_row(
     row["created_at"] = row["created_at"].isoformat()
     row["target_type"] = Transaction._meta.label_lower
     # str(Transaction) is "<kind label> #<pk>"; the function appends the pk.
-    row["target_label"] = f"{TransactionKind(kind).label} #"
+    row["target_label"] = f"{_LABELS[kind]} #"
     return row
 
 
@@ -161,7 +194,7 @@ def post(
         json.dumps(audit, ensure_ascii=False) if audit is not None else None,
     ]
     try:
-        with connection.cursor() as cursor:
+        with bound_cursor() as cursor:
             cursor.execute(SQL, params)
             row = cursor.fetchone()
     except IntegrityError as exc:

@@ -47,6 +47,8 @@ from huzhu.timebank.models import (
 from huzhu.timebank.money import HUNDREDTHS
 
 MAX_KEY_LENGTH = 128
+_KINDS = frozenset(TransactionKind.values)
+_TRANSACTION_ATTNAMES = [f.attname for f in Transaction._meta.concrete_fields]
 HOLDS_CODE = "holds"
 PENALTIES_CODE = "penalties"
 CLEARING_PREFIX = "clearing:"
@@ -212,7 +214,7 @@ def _post(
     reference: str = "",
 ) -> Posted:
     key = _check_key(idempotency_key)
-    if kind not in TransactionKind.values:
+    if kind not in _KINDS:
         raise DomainError("timebank.kind.unknown", _("未知的交易类型。"))
     if len(postings) < 2:
         raise DomainError("timebank.postings.too_few", _("一笔交易至少需要两条分录。"))
@@ -409,24 +411,32 @@ def _post_fast(
     # The callers' account objects show the balances this transaction left.
     for account, _amount, _c in lines:
         account.balance, account.held = outcome.balances[account.pk]
-    # The row the function wrote, as Transaction.objects.create would have returned it.
-    tx = Transaction(
-        kind=kind,
-        memo=memo[:200],
-        actor=actor,
-        on_behalf_of=on_behalf_of,
-        community=community,
-        created_at=created_at,
-        idempotency_key=key,
-        reverses=reverses,
-        reason=reason,
-        evidence=evidence,
-        service_minutes=service_minutes,
-        reference=reference[:100],
+    # The row the function wrote, as Transaction.objects.create would have returned it, built
+    # the way the ORM builds a row it read (positional values; the related objects the caller
+    # passed are cached on it, so reading them costs no query).
+    values = {
+        "id": outcome.transaction_id,
+        "kind": kind,
+        "memo": memo[:200],
+        "actor_id": actor.pk if actor is not None else None,
+        "on_behalf_of_id": on_behalf_of.pk if on_behalf_of is not None else None,
+        "community_id": community.pk if community is not None else None,
+        "created_at": created_at,
+        "idempotency_key": key,
+        "reverses_id": reverses.pk if reverses is not None else None,
+        "reason": reason,
+        "evidence": evidence,
+        "service_minutes": service_minutes,
+        "reference": reference[:100],
+    }
+    tx = Transaction.from_db(
+        transaction.get_connection().alias,
+        _TRANSACTION_ATTNAMES,
+        [values[name] for name in _TRANSACTION_ATTNAMES],
     )
-    tx.pk = outcome.transaction_id
-    tx._state.adding = False
-    tx._state.db = transaction.get_connection().alias
+    cache = tx._state.fields_cache
+    cache["actor"], cache["on_behalf_of"], cache["community"] = actor, on_behalf_of, community
+    cache["reverses"] = reverses
     return Posted(tx, True)
 
 

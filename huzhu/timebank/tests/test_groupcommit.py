@@ -80,7 +80,7 @@ class Gate:
 
     def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         if sql.startswith(groupcommit.STATEMENT_PREFIX):
-            self.sizes.append(len(params[0]))
+            self.sizes.append(len(groupcommit.batch_keys(params)))
             n = len(self.sizes)
             if n in self.entered:
                 self.backend_pid = connection.connection.info.backend_pid
@@ -301,8 +301,9 @@ def say(text):
 
 def pause(execute, sql, params, many, context):
     result = execute(sql, params, many, context)
-    if sql.startswith(groupcommit.STATEMENT_PREFIX) and len(params[0]) >= cfg["min_batch"]:
-        say("MID " + json.dumps(params[0]))
+    keys = groupcommit.batch_keys(params) if sql.startswith(groupcommit.STATEMENT_PREFIX) else []
+    if len(keys) >= cfg["min_batch"]:
+        say("MID " + json.dumps(keys))
         sys.stdin.readline()  # the parent kills us here
     return result
 
