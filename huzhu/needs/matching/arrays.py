@@ -13,7 +13,15 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from huzhu.needs.matching.model import ACTIVE, FEMALE, MALE, Candidate, NeedSpec, Weights
+from huzhu.needs.matching.model import (
+    ACTIVE,
+    COMPONENTS,
+    FEMALE,
+    MALE,
+    Candidate,
+    NeedSpec,
+    Weights,
+)
 from huzhu.needs.matching.rules import EARTH_RADIUS_M
 
 IntArray = npt.NDArray[np.int64]
@@ -110,31 +118,61 @@ class CandidatePool:
             for rid, times in c.served_requesters.items()
         ]
         self.served: IntArray = np.array(served, dtype=np.int64).reshape(-1, 3)
+        # (candidate, requester) keys of ``served``, sorted, for lookups by binary search
+        real = self.served[self.served[:, 1] >= 0]
+        self.served_width = int(real[:, 1].max()) + 2 if len(real) else 1
+        keys = real[:, 0] * self.served_width + real[:, 1] + 1
+        order = np.argsort(keys, kind="stable")
+        self.served_key: IntArray = keys[order]
+        self.served_times: IntArray = real[order, 2]
+        # The per-attribute rules work on columns in latitude order, so that the candidates
+        # of a need's latitude band are one slice (see PairTable._candidate_pairs).
+        self.by_lat: IntArray = np.argsort(self.lat, kind="stable").astype(np.int64)
+        self.lat_sorted: FloatArray = self.lat[self.by_lat]
+        self.fine_by_lat: BoolArray = self.fine[self.by_lat]
+        self.gender_by_lat: IntArray = self.gender[self.by_lat]
+        self.strong_by_lat: BoolArray = self.strong[self.by_lat]
+        self.skill_by_lat = _columns(self.skills, self.skill_vocab, self.by_lat)
+        self.cert_by_lat = _columns(self.certs, self.cert_vocab, self.by_lat)
+        self.lang_by_lat = _columns(self.langs, self.lang_vocab, self.by_lat)
 
     def __len__(self) -> int:
         return len(self.candidates)
 
 
-def _need_mask(pool: CandidatePool, need: NeedSpec) -> BoolArray:
-    """Candidates passing the per-attribute rules (status, load limit, skill, certification,
-    gender, strength, language) for ``need``."""
-    ok = pool.fine.copy()
-    for wanted, vocab, held in (
-        (need.skills, pool.skill_vocab, pool.skills),
-        (need.certifications, pool.cert_vocab, pool.certs),
+def _columns(bits: BitArray, vocab: dict[str, int], order: IntArray) -> dict[str, BoolArray]:
+    """For each value of ``vocab``: which candidates (in ``order``) hold it."""
+    held = bits[order]
+    return {
+        value: ((held[:, index // 64] >> np.uint64(index % 64)) & np.uint64(1)).astype(bool)
+        for value, index in vocab.items()
+    }
+
+
+def _signature_mask(pool: CandidatePool, need: NeedSpec) -> BoolArray:
+    """Candidates, in latitude order (``pool.by_lat``), passing the per-attribute rules
+    (status, load limit, skill, certification, gender, strength, language) for ``need``."""
+    ok = pool.fine_by_lat.copy()
+    for wanted, columns in (
+        (need.skills, pool.skill_by_lat),
+        (need.certifications, pool.cert_by_lat),
     ):
-        if wanted:
-            if not wanted <= vocab.keys():
+        for value in wanted:
+            held = columns.get(value)
+            if held is None:
                 return np.zeros(len(pool), dtype=bool)
-            bits = _bits([wanted], vocab)
-            ok &= np.all((bits & ~held) == 0, axis=1)
+            ok &= held
     if need.gender is not None:
-        ok &= pool.gender == _GENDER_CODE[need.gender]
+        ok &= pool.gender_by_lat == _GENDER_CODE[need.gender]
     if need.physical_strength:
-        ok &= pool.strong
+        ok &= pool.strong_by_lat
     if need.languages:
-        bits = _bits([need.languages], pool.lang_vocab)
-        ok &= np.any((bits & pool.langs) != 0, axis=1)
+        speaks = np.zeros(len(pool), dtype=bool)
+        for value in need.languages:
+            held = pool.lang_by_lat.get(value)
+            if held is not None:
+                speaks |= held
+        ok &= speaks
     return ok
 
 
@@ -150,16 +188,17 @@ def _widest(flat: IntArray, m: int) -> int:
 
 
 def _pad(flat: IntArray, m: int, start_fill: int, end_fill: int) -> tuple[IntArray, IntArray]:
-    """``(m, k)`` start and end columns of each candidate's intervals, padded with intervals
-    that contain nothing and overlap nothing."""
+    """``(k, m)`` start and end rows: row ``k`` holds each candidate's ``k``-th interval (one
+    contiguous row per ``k``, so a row is gathered quickly), padded with intervals that contain
+    nothing and overlap nothing."""
     counts = np.bincount(flat[:, 0], minlength=m) if len(flat) else np.zeros(m, dtype=np.int64)
     width = int(counts.max()) if m else 0
-    starts = np.full((m, width), start_fill, dtype=np.int64)
-    ends = np.full((m, width), end_fill, dtype=np.int64)
+    starts = np.full((width, m), start_fill, dtype=np.int64)
+    ends = np.full((width, m), end_fill, dtype=np.int64)
     if len(flat):
         slot = np.arange(len(flat)) - (np.cumsum(counts) - counts)[flat[:, 0]]
-        starts[flat[:, 0], slot] = flat[:, 1]
-        ends[flat[:, 0], slot] = flat[:, 2]
+        starts[slot, flat[:, 0]] = flat[:, 1]
+        ends[slot, flat[:, 0]] = flat[:, 2]
     return starts, ends
 
 
@@ -169,10 +208,16 @@ def _window_fits(pool: CandidatePool, cols: IntArray, ns: IntArray, ne: IntArray
     if pool.padded is not None:
         av_start, av_end, bk_start, bk_end = pool.padded
         fits = np.zeros(len(cols), dtype=bool)
-        for k in range(av_start.shape[1]):
-            fits |= (av_start[cols, k] <= ns) & (av_end[cols, k] >= ne)
-        for k in range(bk_start.shape[1]):
-            fits &= ~((bk_start[cols, k] < ne) & (bk_end[cols, k] > ns))
+        for k in range(len(av_start)):
+            fits |= (av_start[k].take(cols) <= ns) & (av_end[k].take(cols) >= ne)
+        if len(bk_start):
+            # bookings only matter where the window is available (the fewer pairs)
+            at = np.flatnonzero(fits)
+            at_cols, at_ns, at_ne = cols[at], ns[at], ne[at]
+            busy = np.zeros(len(at), dtype=bool)
+            for k in range(len(bk_start)):
+                busy |= (bk_start[k].take(at_cols) < at_ne) & (bk_end[k].take(at_cols) > at_ns)
+            fits[at[busy]] = False
         return fits
     return _window_fits_by_search(pool, cols, ns, ne)
 
@@ -212,8 +257,11 @@ class PairTable:
     """Every eligible (need, candidate) pair with its distance and cost.
 
     ``needs`` keep their order. ``rows``/``cols`` index the pairs (rows ascending, then columns
-    ascending), ``metres`` is the distance in whole metres and ``cost`` the pair cost
-    ``weights.total − score``.
+    ascending), ``metres`` is the distance in whole metres, ``score`` the pair's score and
+    ``cost`` its cost ``weights.total − score``. The other facts the score was computed from are
+    kept per pair for the reasons (``smoothed`` rating, ``times`` served the requester,
+    ``preferred`` and the five normalised ``components``), so a pair is explained without
+    being scored again.
     """
 
     def __init__(
@@ -234,14 +282,22 @@ class PairTable:
         n, m = len(self.needs), len(pool)
         window = np.array([need.window_us for need in self.needs], dtype=np.int64).reshape(-1, 2)
         starts, ends = window[:, 0], window[:, 1]
+        self.starts: IntArray = starts
+        self.ends: IntArray = ends
         #: overlap[i, k]: needs i and k cannot go to the same volunteer.
         self.overlap: BoolArray = (starts[:, None] < ends[None, :]) & (
             starts[None, :] < ends[:, None]
         )
+        empty_f: FloatArray = np.zeros(0, dtype=np.float64)
         self.rows: IntArray = np.zeros(0, dtype=np.int64)
         self.cols: IntArray = np.zeros(0, dtype=np.int64)
         self.metres: IntArray = np.zeros(0, dtype=np.int64)
-        self.cost: FloatArray = np.zeros(0, dtype=np.float64)
+        self.cost: FloatArray = empty_f
+        self.score: FloatArray = empty_f
+        self.smoothed: FloatArray = empty_f
+        self.times: IntArray = np.zeros(0, dtype=np.int64)
+        self.preferred: BoolArray = np.zeros(0, dtype=bool)
+        self.components: dict[str, FloatArray] = {name: empty_f for name in COMPONENTS}
         if n and m:
             self._build(starts, ends)
         self.row_ptr: IntArray = np.searchsorted(self.rows, np.arange(n + 1)).astype(np.int64)
@@ -249,37 +305,58 @@ class PairTable:
     def eligible_count(self) -> IntArray:
         return np.bincount(self.rows, minlength=len(self.needs)).astype(np.int64)
 
-    def _build(self, starts: IntArray, ends: IntArray) -> None:
-        needs, pool, weights = self.needs, self.pool, self.weights
-        m = len(pool)
-        # --- per-attribute rules, once per distinct constraint signature --------------------
-        by_signature: dict[tuple[object, ...], IntArray] = {}
-        part_cols: list[IntArray] = []
-        for need in needs:
-            key = (
+    def pair_index(self, rows: IntArray, cols: IntArray) -> IntArray:
+        """Positions of the pairs ``(rows, cols)`` (which must be in the table)."""
+        m = len(self.candidates)
+        return np.searchsorted(self.rows * m + self.cols, rows * m + cols).astype(np.int64)
+
+    def _candidate_pairs(self, n_lat: FloatArray, radius: IntArray) -> tuple[IntArray, IntArray]:
+        """Pairs passing the per-attribute rules whose latitudes differ by at most the need's
+        radius (+2 m, well above rounding): a great circle is never shorter than its meridian
+        component, so this drops no pair within the radius. Needs with the same constraints
+        share one mask over the candidates in latitude order; a need's band is a slice of it.
+        Returns ``(rows, columns)``, rows ascending (columns in latitude order)."""
+        pool = self.pool
+        groups: dict[tuple[object, ...], list[int]] = {}
+        for i, need in enumerate(self.needs):
+            signature = (
                 need.skills,
                 need.certifications,
                 need.gender,
                 need.physical_strength,
                 need.languages,
             )
-            found = by_signature.get(key)
-            if found is None:
-                found = np.flatnonzero(_need_mask(pool, need)).astype(np.int64)
-                by_signature[key] = found
-            part_cols.append(found)
-        counts = np.array([len(found) for found in part_cols], dtype=np.int64)
-        rows: IntArray = np.repeat(np.arange(len(needs), dtype=np.int64), counts)
-        cols: IntArray = np.concatenate(part_cols)
+            groups.setdefault(signature, []).append(i)
+        # each need's band as a slice [lo, hi) of all candidates in latitude order
+        half_band = np.degrees((radius + 2) / EARTH_RADIUS_M)
+        lo = np.searchsorted(pool.lat_sorted, n_lat - half_band, side="left")
+        hi = np.searchsorted(pool.lat_sorted, n_lat + half_band, side="right")
+        # the group's candidates as keys group · m + position, ascending over all groups
+        m = len(pool)
+        group_of = np.zeros(len(self.needs), dtype=np.int64)
+        keys: list[IntArray] = []
+        for g, members in enumerate(groups.values()):
+            group_of[members] = g
+            keys.append(np.flatnonzero(_signature_mask(pool, self.needs[members[0]])) + g * m)
+        key = np.concatenate(keys)
+        first = np.searchsorted(key, group_of * m + lo, side="left")
+        last = np.searchsorted(key, group_of * m + hi, side="left")
+        counts = last - first
+        # the slices first[i]:last[i] of ``key`` laid end to end
+        total = int(counts.sum())
+        offset = np.repeat(first - (np.cumsum(counts) - counts), counts) + np.arange(total)
+        rows = np.repeat(np.arange(len(self.needs), dtype=np.int64), counts)
+        return rows, pool.by_lat[key[offset] % m]
 
-        # --- a cheap distance bound first: the latitude difference alone -------------------
+    def _build(self, starts: IntArray, ends: IntArray) -> None:
+        needs, pool, weights = self.needs, self.pool, self.weights
+        m = len(pool)
         n_lat = np.array([need.lat for need in needs], dtype=np.float64)
         n_lon = np.array([need.lon for need in needs], dtype=np.float64)
         radius = np.array([need.radius_m for need in needs], dtype=np.int64)
-        # A great circle is never shorter than its meridian component; +1 m covers rounding.
-        bound = EARTH_RADIUS_M * np.abs(np.radians(pool.lat[cols] - n_lat[rows]))
-        near = bound <= radius[rows] + 1
-        rows, cols = rows[near], cols[near]
+
+        # --- per-attribute rules and the latitude band --------------------------------------
+        rows, cols = self._candidate_pairs(n_lat, radius)
 
         # --- availability and bookings ----------------------------------------------------
         fits = _window_fits(pool, cols, starts[rows], ends[rows])
@@ -302,9 +379,18 @@ class PairTable:
             for cid in need.declined_by | ({need.requester_id} - {None})
             if cid in pool.index
         ]
-        if barred:
-            keep &= ~np.isin(rows * m + cols, np.array(barred, dtype=np.int64))
         rows, cols, metres = rows[keep], cols[keep], metres[keep]
+        pair_key = rows * m + cols
+        order = np.argsort(pair_key, kind="stable")
+        rows, cols, metres, pair_key = rows[order], cols[order], metres[order], pair_key[order]
+        if barred and len(rows):
+            wanted = np.array(barred, dtype=np.int64)
+            pos = np.minimum(np.searchsorted(pair_key, wanted), len(pair_key) - 1)
+            drop = pos[pair_key[pos] == wanted]
+            if len(drop):
+                keep = np.ones(len(rows), dtype=bool)
+                keep[drop] = False
+                rows, cols, metres = rows[keep], cols[keep], metres[keep]
 
         # --- the pair cost (same formulas and order as score.py) -------------------------------
         n_req = np.array(
@@ -319,16 +405,14 @@ class PairTable:
             dtype=np.int64,
         )
         times = np.zeros(len(rows), dtype=np.int64)
-        if len(pool.served):
+        if len(pool.served_key) and len(rows):
             # (candidate, requester) keys, looked up by binary search
-            width = int(max(pool.served[:, 1].max(), n_req.max())) + 2
-            served_key = pool.served[:, 0] * width + pool.served[:, 1] + 1
-            order = np.argsort(served_key)
-            served_key = served_key[order]
-            wanted = cols * width + n_req[rows] + 1
-            pos = np.minimum(np.searchsorted(served_key, wanted), len(served_key) - 1)
-            hit = (served_key[pos] == wanted) & (n_req[rows] >= 0)
-            times = np.where(hit, pool.served[order][pos, 2], 0)
+            req = n_req[rows]
+            known = (req >= 0) & (req + 2 <= pool.served_width)
+            wanted = cols * pool.served_width + np.where(known, req, -1) + 1
+            pos = np.minimum(np.searchsorted(pool.served_key, wanted), len(pool.served_key) - 1)
+            hit = (pool.served_key[pos] == wanted) & known
+            times = np.where(hit, pool.served_times[pos], 0)
         rad = radius[rows]
         distance = np.where(
             rad > 0,
@@ -357,4 +441,13 @@ class PairTable:
             + weights.continuity * continuity
         )
         self.rows, self.cols, self.metres = rows, cols, metres
+        self.score = value
         self.cost = weights.total - value
+        self.smoothed, self.times, self.preferred = smoothed, times, preferred
+        self.components = {
+            "distance": distance,
+            "rating": rating,
+            "reliability": reliability,
+            "fairness": fairness,
+            "continuity": continuity,
+        }

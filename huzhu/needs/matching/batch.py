@@ -16,20 +16,37 @@ given overlapping needs keeps the cheapest non-overlapping ones and the rest are
 (with that volunteer barred from windows overlapping what it kept) until nothing changes.
 Without such a repair the result is optimal; with one it is compared with the greedy baseline and
 the better plan is returned, so a plan is never worse than greedy nearest-first.
+
+Reasons. A plan's numbers (pairs, slots, costs, totals, load spread) come from the pair table;
+each assignment's :class:`Suggestion` (score, components, reasons) is built from the same arrays
+when first read (:class:`PlanReasons`, ``Assignment.suggestion``, ``Plan.suggestions()``), and
+equals what :func:`huzhu.needs.matching.score.score` gives for that pair.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from typing import NamedTuple
 
 import numpy as np
+from django.utils import timezone
 from scipy.optimize import linear_sum_assignment
 
 from huzhu.needs.matching.arrays import BoolArray, CandidatePool, FloatArray, IntArray, PairTable
-from huzhu.needs.matching.model import DEFAULT_WEIGHTS, Candidate, NeedSpec, Suggestion, Weights
-from huzhu.needs.matching.rules import eligible
-from huzhu.needs.matching.score import score
+from huzhu.needs.matching.model import (
+    COMPONENTS,
+    DEFAULT_WEIGHTS,
+    Candidate,
+    Interval,
+    NeedSpec,
+    Reason,
+    Suggestion,
+    Weights,
+)
+from huzhu.needs.matching.score import explain
 from huzhu.needs.matching.texts import unassigned_text
 
 #: Extra cost of each further need given to the same volunteer (in score units, 0..1 scale).
@@ -39,19 +56,162 @@ NO_ELIGIBLE = "no_eligible"
 TAKEN = "taken"
 
 
+class PlanReasons:
+    """The reasons of one plan's pairs, built when first asked for (a plan is cheap to make and
+    to compare; the page that shows it asks for every pair's reasons, a caller that only needs
+    the numbers asks for none).
+
+    The facts come from the arrays the pair costs were computed from (:class:`PairTable`:
+    distance in whole metres, smoothed rating, times served, preferred, the five components),
+    so a reason carries exactly the values used in the score, without scoring the pair again;
+    only the availability interval is looked up (a binary search over the volunteer's
+    intervals). The availability reason uses the time zone current when the reasons are first
+    built.
+    """
+
+    __slots__ = ("_built", "_facts", "_pairs", "_table", "_tz")
+
+    def __init__(self, table: PairTable, pairs: Mapping[int, tuple[int, int, int]]) -> None:
+        #: need id → (need index, candidate index, pair position in ``table``)
+        self._table: PairTable | None = table
+        self._pairs = pairs
+        self._facts: dict[int, _PairFacts] | None = None
+        self._built: dict[int, Suggestion] = {}
+        self._tz: tzinfo | None = None
+
+    def __getstate__(self) -> dict[int, Suggestion]:
+        # A stored plan keeps its reasons, not the pair table and volunteer pool behind them.
+        return self.all()
+
+    def __setstate__(self, state: dict[int, Suggestion]) -> None:
+        self._table = None
+        self._pairs = {need_id: (-1, -1, -1) for need_id in state}
+        self._facts = None
+        self._built = dict(state)
+        self._tz = None
+
+    def _gather(self, table: PairTable) -> dict[int, _PairFacts]:
+        """Each pair's facts as Python values, gathered from the arrays in one go."""
+        need_ids = list(self._pairs)
+        at = np.array([self._pairs[nid][2] for nid in need_ids], dtype=np.int64)
+        rows = table.rows[at]
+        comps = table.components
+        columns = zip(
+            table.metres[at].tolist(),
+            table.smoothed[at].tolist(),
+            table.times[at].tolist(),
+            table.preferred[at].tolist(),
+            table.score[at].tolist(),
+            table.cost[at].tolist(),
+            *(comps[name][at].tolist() for name in COMPONENTS),
+            table.starts[rows].tolist(),
+            table.ends[rows].tolist(),
+            strict=True,
+        )
+        self._tz = timezone.get_current_timezone()
+        return {nid: _PairFacts(*values) for nid, values in zip(need_ids, columns, strict=True)}
+
+    def suggestion(self, need_id: int) -> Suggestion:
+        """The assignment of ``need_id`` as a :class:`Suggestion` with its reasons."""
+        found = self._built.get(need_id)
+        if found is not None:
+            return found
+        table = self._table
+        if table is None:  # pragma: no cover - an unpickled plan has every suggestion built
+            raise KeyError(need_id)
+        if self._facts is None:
+            self._facts = self._gather(table)
+        i, j, _ = self._pairs[need_id]
+        need, cand = table.needs[i], table.candidates[j]
+        f = self._facts[need_id]
+        found = Suggestion(
+            need_id=need.id,
+            candidate_id=cand.id,
+            candidate_name=cand.name,
+            score=f.score,
+            cost=f.cost,
+            components={
+                "distance": f.distance,
+                "rating": f.rating,
+                "reliability": f.reliability,
+                "fairness": f.fairness,
+                "continuity": f.continuity,
+            },
+            reasons=explain(
+                need,
+                cand,
+                f.metres,
+                f.smoothed,
+                f.times,
+                f.preferred,
+                _cover(cand, f.start_us, f.end_us),
+                self._tz,
+            ),
+        )
+        self._built[need_id] = found
+        return found
+
+    def all(self) -> dict[int, Suggestion]:
+        """Every pair's suggestion, by need id (in the plan's order)."""
+        return {need_id: self.suggestion(need_id) for need_id in self._pairs}
+
+
+class _PairFacts(NamedTuple):
+    metres: int
+    smoothed: float
+    times: int
+    preferred: bool
+    score: float
+    cost: float
+    distance: float
+    rating: float
+    reliability: float
+    fairness: float
+    continuity: float
+    start_us: int
+    end_us: int
+
+
+def _cover(cand: Candidate, start_us: int, end_us: int) -> Interval | None:
+    """The availability interval the window ``[start_us, end_us)`` fits in (the same one as
+    ``rules.covering_interval``): merged intervals are disjoint and sorted, so the flattened
+    bounds ``(s0, e0, s1, e1, …)`` increase and only the interval around the start can hold
+    the window."""
+    flat = cand.availability_us
+    index = bisect_right(flat, start_us)
+    if index % 2 == 1 and end_us <= flat[index]:
+        return cand.availability[index // 2]
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Assignment:
-    """One need given to one volunteer in a plan, with why (``suggestion.reasons``)."""
+    """One need given to one volunteer in a plan: its slot on that volunteer (0 = the first
+    need of the plan for them), the fairness cost of that slot and the pair's cost
+    (``weights.total − score``). ``suggestion`` (score, components and reasons) is built when
+    first read."""
 
     need_id: int
     candidate_id: int
     slot: int
     fairness_cost: float
-    suggestion: Suggestion
+    pair_cost: float
+    reasons_source: PlanReasons | None = field(default=None, compare=False, repr=False)
 
     @property
     def cost(self) -> float:
-        return self.suggestion.cost + self.fairness_cost
+        return self.pair_cost + self.fairness_cost
+
+    @property
+    def suggestion(self) -> Suggestion:
+        """The pair scored and explained (built on first use, then kept)."""
+        if self.reasons_source is None:
+            raise ValueError("this assignment was made without its plan's reasons")
+        return self.reasons_source.suggestion(self.need_id)
+
+    @property
+    def reasons(self) -> tuple[Reason, ...]:
+        return self.suggestion.reasons
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +266,11 @@ class Plan:
     def cost_per_assigned(self) -> float:
         return self.total_cost / self.assigned_count if self.assignments else 0.0
 
+    def suggestions(self) -> dict[int, Suggestion]:
+        """Every assignment's :class:`Suggestion` (score, components, reasons) by need id, in
+        the plan's order; built on first use (see :class:`PlanReasons`)."""
+        return {need_id: a.suggestion for need_id, a in self.assignments.items()}
+
     def at_least_as_good_as(self, other: Plan, tolerance: float = 1e-9) -> bool:
         """More needs placed wins; with as many placed, the lower total cost wins."""
         if self.assigned_count != other.assigned_count:
@@ -113,16 +278,15 @@ class Plan:
         return self.total_cost <= other.total_cost + tolerance
 
 
-def _spread(table: PairTable, chosen: Mapping[int, int]) -> LoadSpread:
-    pool = np.unique(table.cols)
-    if len(pool) == 0:
+def _spread(table: PairTable, chosen_cols: IntArray) -> LoadSpread:
+    m = len(table.candidates)
+    in_pool = np.bincount(table.cols, minlength=m) > 0
+    size = int(in_pool.sum())
+    if size == 0:
         return LoadSpread(0, 0, 0, 0.0, 0.0)
-    counts = np.zeros(len(table.candidates), dtype=np.int64)
-    for j in chosen.values():
-        counts[j] += 1
-    x = np.sort(counts[pool]).astype(np.float64)
+    counts = np.bincount(chosen_cols, minlength=m)
+    x = np.sort(counts[in_pool]).astype(np.float64)
     total = float(x.sum())
-    size = len(x)
     gini = 0.0
     if total > 0:
         ranks = np.arange(1, size + 1, dtype=np.float64)
@@ -138,41 +302,67 @@ def _spread(table: PairTable, chosen: Mapping[int, int]) -> LoadSpread:
 
 def _plan(
     table: PairTable,
-    chosen: dict[int, int],
+    chosen: Mapping[int, int],
     method: str,
     passes: int,
     fairness: float,
     repaired: bool = False,
 ) -> Plan:
-    """Turn need index → candidate index into a Plan, re-checking every pair with the scalar
-    rules and scoring it with the scalar scorer (so reasons and cost come from one place)."""
-    by_volunteer: dict[int, list[tuple[float, int, Suggestion]]] = {}
-    for i, j in sorted(chosen.items()):
-        need, cand = table.needs[i], table.candidates[j]
-        if not eligible(need, cand):  # pragma: no cover - float edge between the two paths
-            continue
-        suggestion = score(need, cand, table.weights)
-        by_volunteer.setdefault(j, []).append((suggestion.cost, need.id, suggestion))
-    assignments: dict[int, Assignment] = {}
+    """Turn need index → candidate index into a Plan. A volunteer's needs take its slots in
+    order of pair cost (then need id); the total adds, volunteer by volunteer in the order of
+    their first need and slot by slot, each pair cost and its slot's fairness cost. Reasons
+    are left to :class:`PlanReasons`."""
+    n = len(table.needs)
+    rows = np.array(sorted(chosen), dtype=np.int64)
+    cols = np.array([chosen[i] for i in rows.tolist()], dtype=np.int64)
+    pair = table.pair_index(rows, cols)
+    cost = table.cost[pair]
+    ids = np.array([need.id for need in table.needs], dtype=np.int64)
+    need_ids = ids[rows]
+    # slot: rank among the volunteer's needs by (cost, need id)
+    by_volunteer = np.lexsort((need_ids, cost, cols))
+    first = np.ones(len(rows), dtype=bool)
+    first[1:] = cols[by_volunteer][1:] != cols[by_volunteer][:-1]
+    group_start = np.maximum.accumulate(np.where(first, np.arange(len(rows)), 0))
+    slot = np.empty(len(rows), dtype=np.int64)
+    slot[by_volunteer] = np.arange(len(rows)) - group_start
+    extra = fairness * (table.active[cols] + slot)
+    # the order the total is summed in: volunteers by their first need, then slot
+    first_row = np.full(len(table.candidates), n, dtype=np.int64)
+    np.minimum.at(first_row, cols, rows)
+    summing = np.lexsort((slot, first_row[cols]))
     total = 0.0
-    for j, items in by_volunteer.items():
-        items.sort(key=lambda item: (item[0], item[1]))
-        base = table.candidates[j].active_assignments
-        for slot, (_, need_id, suggestion) in enumerate(items):
-            extra = fairness * (base + slot)
-            assignments[need_id] = Assignment(
-                need_id, suggestion.candidate_id, slot, extra, suggestion
+    for c, e in zip(cost[summing].tolist(), extra[summing].tolist(), strict=True):
+        total += c + e
+    source = PlanReasons(
+        table,
+        dict(
+            zip(
+                need_ids.tolist(),
+                zip(rows.tolist(), cols.tolist(), pair.tolist(), strict=True),
+                strict=True,
             )
-            total += suggestion.cost + extra
-    placed = {i: j for i, j in chosen.items() if table.needs[i].id in assignments}
-    counts = table.eligible_count()
-    unassigned = tuple(
-        Unassigned(need.id, TAKEN if counts[i] else NO_ELIGIBLE, {"eligible": int(counts[i])})
-        for i, need in enumerate(table.needs)
-        if need.id not in assignments
+        ),
     )
-    ordered = {need.id: assignments[need.id] for need in table.needs if need.id in assignments}
-    return Plan(method, ordered, unassigned, total, _spread(table, placed), passes, repaired)
+    assignments = {
+        need_id: Assignment(need_id, cand_id, k, e, c, source)
+        for need_id, cand_id, k, e, c in zip(
+            need_ids.tolist(),
+            table.pool.ids[cols].tolist(),
+            slot.tolist(),
+            extra.tolist(),
+            cost.tolist(),
+            strict=True,
+        )
+    }
+    counts = table.eligible_count().tolist()
+    placed = set(rows.tolist())
+    unassigned = tuple(
+        Unassigned(need.id, TAKEN if counts[i] else NO_ELIGIBLE, {"eligible": counts[i]})
+        for i, need in enumerate(table.needs)
+        if i not in placed
+    )
+    return Plan(method, assignments, unassigned, total, _spread(table, cols), passes, repaired)
 
 
 def _keep_non_overlapping(
@@ -283,23 +473,19 @@ def _quick_value(table: PairTable, chosen: Mapping[int, int], fairness: float) -
 def _greedy(table: PairTable) -> dict[int, int]:
     """Each need in the given order takes the nearest eligible volunteer still free for it
     (capacity left, no overlapping need already given); equal distances go to the lower id."""
-    remaining = table.capacity.copy()
+    remaining = table.capacity.tolist()
+    # each need's candidates nearest first, then by index (= by id)
+    nearest = table.cols[np.lexsort((table.cols, table.metres, table.rows))].tolist()
+    bounds = table.row_ptr.tolist()
+    overlap = table.overlap
     given: dict[int, list[int]] = {}
     chosen: dict[int, int] = {}
     for i in range(len(table.needs)):
-        lo, hi = int(table.row_ptr[i]), int(table.row_ptr[i + 1])
-        if lo == hi:
-            continue
-        js: IntArray = table.cols[lo:hi]
-        dist = table.metres[lo:hi].astype(np.float64)
-        dist[remaining[js] <= 0] = np.inf
-        while True:
-            pick = int(np.argmin(dist))
-            if not np.isfinite(dist[pick]):
-                break
-            j = int(js[pick])
-            if any(table.overlap[i, other] for other in given.get(j, ())):
-                dist[pick] = np.inf
+        for j in nearest[bounds[i] : bounds[i + 1]]:
+            if remaining[j] <= 0:
+                continue
+            others = given.get(j)
+            if others is not None and any(overlap[i, other] for other in others):
                 continue
             chosen[i] = j
             given.setdefault(j, []).append(i)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable
+from datetime import tzinfo
 
 from django.utils import timezone
 
@@ -119,8 +120,8 @@ def _value(need: NeedSpec, cand: Candidate, weights: Weights, metres: int) -> fl
     )
 
 
-def _availability_reason(need: NeedSpec, cover: Interval) -> Reason:
-    local = timezone.localtime(need.start)
+def _availability_reason(need: NeedSpec, cover: Interval, tz: tzinfo | None = None) -> Reason:
+    local = timezone.localtime(need.start, tz)
     return Reason(
         "availability",
         {
@@ -132,30 +133,28 @@ def _availability_reason(need: NeedSpec, cover: Interval) -> Reason:
     )
 
 
-def score(need: NeedSpec, cand: Candidate, weights: Weights = DEFAULT_WEIGHTS) -> Suggestion:
-    """Score one pair and explain it. Meant for eligible candidates (see ``rules``); for an
-    ineligible one the numbers are still computed but there is no availability reason."""
-    metres = distance_m(need, cand)
-    smoothed = smoothed_rating(cand.rating_sum, cand.rating_count, weights)
-    preferred = need.preferred_volunteer_id == cand.id
-    times = cand.times_served(need.requester_id)
-    components = {
-        "distance": proximity(metres, need.radius_m),
-        "rating": rating_component(smoothed),
-        "reliability": reliability_component(cand.offered, cand.accepted, cand.no_shows, weights),
-        "fairness": fairness_component(cand.recent_load, weights),
-        "continuity": continuity_component(preferred, times, weights),
-    }
-    value = combine(weights, **components)
-
+def explain(
+    need: NeedSpec,
+    cand: Candidate,
+    metres: int,
+    smoothed: float,
+    times: int,
+    preferred: bool,
+    cover: Interval | None,
+    tz: tzinfo | None = None,
+) -> tuple[Reason, ...]:
+    """The reasons of one pair, from the facts its score was computed from: the distance in
+    whole metres, the smoothed rating, the times ``cand`` served the requester, whether it is
+    the preferred volunteer and the availability interval the window fits in (``None``: no
+    availability reason). ``tz`` is the time zone of the availability reason (default: the
+    current one). :func:`score` and the batch plan both explain through here."""
     reasons = [Reason("distance", {"metres": metres, "radius_m": need.radius_m})]
     if need.certifications:
         reasons.append(Reason("certification", {"certifications": sorted(need.certifications)}))
     if need.skills and not need.skills <= need.certifications:
         reasons.append(Reason("skill", {"skills": sorted(need.skills - need.certifications)}))
-    cover = covering_interval(need, cand)
     if cover is not None:
-        reasons.append(_availability_reason(need, cover))
+        reasons.append(_availability_reason(need, cover, tz))
     rating_facts: dict[str, object] = {
         "rating_sum": cand.rating_sum,
         "rating_count": cand.rating_count,
@@ -179,6 +178,25 @@ def score(need: NeedSpec, cand: Candidate, weights: Weights = DEFAULT_WEIGHTS) -
         )
     )
     reasons.append(Reason("fairness", {"recent_load": cand.recent_load}))
+    return tuple(reasons)
+
+
+def score(need: NeedSpec, cand: Candidate, weights: Weights = DEFAULT_WEIGHTS) -> Suggestion:
+    """Score one pair and explain it. Meant for eligible candidates (see ``rules``); for an
+    ineligible one the numbers are still computed but there is no availability reason."""
+    metres = distance_m(need, cand)
+    smoothed = smoothed_rating(cand.rating_sum, cand.rating_count, weights)
+    preferred = need.preferred_volunteer_id == cand.id
+    times = cand.times_served(need.requester_id)
+    components = {
+        "distance": proximity(metres, need.radius_m),
+        "rating": rating_component(smoothed),
+        "reliability": reliability_component(cand.offered, cand.accepted, cand.no_shows, weights),
+        "fairness": fairness_component(cand.recent_load, weights),
+        "continuity": continuity_component(preferred, times, weights),
+    }
+    value = combine(weights, **components)
+    cover = covering_interval(need, cand)
     return Suggestion(
         need_id=need.id,
         candidate_id=cand.id,
@@ -186,7 +204,7 @@ def score(need: NeedSpec, cand: Candidate, weights: Weights = DEFAULT_WEIGHTS) -
         score=value,
         cost=weights.total - value,
         components=components,
-        reasons=tuple(reasons),
+        reasons=explain(need, cand, metres, smoothed, times, preferred, cover),
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext, pgettext
+from django.utils.translation import gettext_noop, ngettext, pgettext
 
 Facts = Mapping[str, object]
 
@@ -33,19 +33,30 @@ def format_km(metres: int) -> str:
     return f"{tenths // 10}.{tenths % 10}"
 
 
+_WEEKDAYS = (
+    gettext_noop("周一"),
+    gettext_noop("周二"),
+    gettext_noop("周三"),
+    gettext_noop("周四"),
+    gettext_noop("周五"),
+    gettext_noop("周六"),
+    gettext_noop("周日"),
+)
+_PARTS_OF_DAY = {
+    "night": gettext_noop("凌晨"),
+    "morning": gettext_noop("上午"),
+    "afternoon": gettext_noop("下午"),
+    "evening": gettext_noop("晚上"),
+}
+
+
 def weekday_name(weekday: int) -> str:
-    names = (_("周一"), _("周二"), _("周三"), _("周四"), _("周五"), _("周六"), _("周日"))
-    return names[weekday]
+    # only the name asked for is translated (a plan page renders hundreds of these)
+    return _(_WEEKDAYS[weekday])
 
 
 def part_of_day_name(part: str) -> str:
-    names = {
-        "night": _("凌晨"),
-        "morning": _("上午"),
-        "afternoon": _("下午"),
-        "evening": _("晚上"),
-    }
-    return names[part]
+    return _(_PARTS_OF_DAY[part])
 
 
 def _distance(facts: Facts) -> str:
