@@ -38,6 +38,7 @@ from bench.harness import (
 
 # id → module with ``run(ctx) -> list[Result]``; later issues add P1, P7, P8, P10.
 BENCHMARKS: dict[str, str] = {
+    "P1": "bench.p1_match",
     "P2": "bench.p2_batch",
     "P3": "bench.p3_ledger",
     "P4": "bench.p4_ledger",

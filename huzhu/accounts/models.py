@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Case, Exists, F, OuterRef, Subquery, Value, When
+from django.db.models.functions import Cast, Round
+from django.db.models.signals import post_save
+from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 
 from huzhu.accounts import pii
@@ -39,6 +44,11 @@ class Household(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.building.name}-{self.room}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        # Members without their own coordinates stand where the (maybe new) building stands.
+        refresh_locations(Person.objects.filter(household_id=self.pk))
 
 
 class PersonManager(BaseUserManager["Person"]):
@@ -121,6 +131,14 @@ class Person(AbstractBaseUser, PermissionsMixin):
     longitude = models.DecimalField(
         _("经度"), max_digits=9, decimal_places=6, null=True, blank=True
     )
+    # The effective position (``location()``: own, else the household's building, else the
+    # community) in integer micro-degrees, and its grid cell (``location_cell``): denormalised
+    # so that matching finds the volunteers near a need through an index. ``save()`` keeps them
+    # true for the person; households, buildings and communities refresh their people when
+    # they change (``refresh_locations``; call it after bulk ``update()`` of coordinates).
+    loc_lat_e6 = models.IntegerField(null=True, blank=True, editable=False)
+    loc_lon_e6 = models.IntegerField(null=True, blank=True, editable=False)
+    loc_cell = models.IntegerField(null=True, blank=True, editable=False)
     status = models.CharField(
         _("状态"), max_length=10, choices=Status.choices, default=Status.ACTIVE
     )
@@ -140,10 +158,40 @@ class Person(AbstractBaseUser, PermissionsMixin):
         verbose_name = _("人员")
         verbose_name_plural = _("人员")
         ordering = ["id"]
-        indexes = [models.Index(fields=["community", "status"])]
+        indexes = [
+            models.Index(fields=["community", "status"]),
+            # Matching: the active people of a few grid cells around a need (a need type
+            # without skills), with every column the candidate filter reads of a person, so
+            # that they are read from the index alone.
+            models.Index(
+                fields=[
+                    "loc_cell",
+                    "loc_lat_e6",
+                    "loc_lon_e6",
+                    "status",
+                    "status_until",
+                    "gender",
+                    "community",
+                    "id",
+                ],
+                condition=models.Q(is_active=True, loc_cell__isnull=False),
+                name="person_location_cell",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and not set(update_fields) & LOCATION_SOURCES:
+            super().save(*args, **kwargs)  # e.g. last_login: the position cannot have changed
+            return
+        self.loc_lat_e6, self.loc_lon_e6 = self.location_e6()
+        self.loc_cell = location_cell(self.loc_lat_e6, self.loc_lon_e6)
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, *LOCATION_FIELDS}
+        super().save(*args, **kwargs)
 
     def set_phone(self, phone: str) -> None:
         normalized = pii.normalize_phone(phone)
@@ -190,6 +238,122 @@ class Person(AbstractBaseUser, PermissionsMixin):
         if self.community is not None and self.community.latitude is not None:
             return (self.community.latitude, self.community.longitude)
         return None
+
+    def location_e6(self) -> tuple[int | None, int | None]:
+        """:meth:`location` in integer micro-degrees (``(None, None)`` when unknown)."""
+        where = self.location()
+        if where is None:
+            return (None, None)
+        return (to_e6(where[0]), to_e6(where[1]))
+
+
+# --- the denormalised location ---------------------------------------------------------------
+
+MICRO = 1_000_000
+#: The side of a location grid cell in micro-degrees (0.01° ≈ 1.1 km north–south, ≈ 0.95 km
+#: east–west at Shanghai's latitude).
+CELL_E6 = 10_000
+#: Cells per row of the grid (longitude 0..360° shifted, / CELL_E6); a cell number is
+#: ``row * CELL_ROW + column``.
+CELL_ROW = 360 * MICRO // CELL_E6 + 1
+LOCATION_FIELDS = ("loc_lat_e6", "loc_lon_e6", "loc_cell")
+#: The fields of a person the position is computed from.
+LOCATION_SOURCES = frozenset(
+    {"latitude", "longitude", "household", "household_id", "community", "community_id"}
+)
+
+
+def to_e6(value: Any) -> int | None:
+    """A coordinate in degrees (Decimal, float, str) as integer micro-degrees, rounded."""
+    if value is None:
+        return None
+    return int((Decimal(str(value)) * MICRO).to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def cell_row(lat_e6: int) -> int:
+    return (lat_e6 + 90 * MICRO) // CELL_E6
+
+
+def cell_column(lon_e6: int) -> int:
+    return (lon_e6 + 180 * MICRO) // CELL_E6
+
+
+def location_cell(lat_e6: int | None, lon_e6: int | None) -> int | None:
+    """The grid cell of a position (``None`` when a coordinate is unknown)."""
+    if lat_e6 is None or lon_e6 is None:
+        return None
+    return cell_row(lat_e6) * CELL_ROW + cell_column(lon_e6)
+
+
+def _micro(expression: Any) -> Any:
+    return Cast(Round(expression * Value(MICRO)), models.IntegerField())
+
+
+def refresh_locations(people: models.QuerySet[Person] | None = None) -> int:
+    """Recompute ``loc_lat_e6``/``loc_lon_e6``/``loc_cell`` of ``people`` (default: everybody)
+    in two SQL ``UPDATE`` statements, the same rule as :meth:`Person.location`. For bulk
+    changes that bypass ``save()`` (``update()``, ``bulk_create``, data loads); returns the
+    people updated."""
+    building = Household.objects.filter(
+        pk=OuterRef("household_id"), building__latitude__isnull=False
+    )
+    community = Community.objects.filter(pk=OuterRef("community_id"), latitude__isnull=False)
+
+    def axis(name: str) -> Case:
+        return Case(
+            When(latitude__isnull=False, longitude__isnull=False, then=_micro(F(name))),
+            When(Exists(building), then=_micro(Subquery(building.values(f"building__{name}")))),
+            When(Exists(community), then=_micro(Subquery(community.values(name)))),
+            default=Value(None),
+            output_field=models.IntegerField(),
+        )
+
+    target = (
+        Person.objects.all()
+        if people is None
+        else Person.objects.filter(pk__in=people.values("pk"))
+    )
+    n = target.update(loc_lat_e6=axis("latitude"), loc_lon_e6=axis("longitude"))
+    row = (F("loc_lat_e6") + Value(90 * MICRO)) / Value(CELL_E6)
+    column = (F("loc_lon_e6") + Value(180 * MICRO)) / Value(CELL_E6)
+    target.update(
+        loc_cell=Case(
+            When(
+                loc_lat_e6__isnull=False,
+                loc_lon_e6__isnull=False,
+                then=row * Value(CELL_ROW) + column,
+            ),
+            default=Value(None),
+            output_field=models.IntegerField(),
+        )
+    )
+    return n
+
+
+@receiver(post_save, sender=Building, dispatch_uid="accounts.building_locations")
+def _building_saved(sender: Any, instance: Building, raw: bool = False, **kwargs: Any) -> None:
+    """The people of a building without their own coordinates stand where it stands."""
+    if not raw:
+        refresh_locations(
+            Person.objects.filter(household__building_id=instance.pk).filter(
+                models.Q(latitude__isnull=True) | models.Q(longitude__isnull=True)
+            )
+        )
+
+
+@receiver(post_save, sender=Community, dispatch_uid="accounts.community_locations")
+def _community_saved(sender: Any, instance: Community, raw: bool = False, **kwargs: Any) -> None:
+    """The people of a community who have neither own nor building coordinates stand at the
+    community's."""
+    if not raw:
+        refresh_locations(
+            Person.objects.filter(community_id=instance.pk)
+            .filter(models.Q(latitude__isnull=True) | models.Q(longitude__isnull=True))
+            .filter(
+                models.Q(household__isnull=True)
+                | models.Q(household__building__latitude__isnull=True)
+            )
+        )
 
 
 class Skill(TimeStampedModel):
@@ -303,7 +467,14 @@ class AvailabilitySlot(TimeStampedModel):
                 name="availability_end_after_start",
             ),
         ]
-        indexes = [models.Index(fields=["weekday", "start_time", "end_time"])]
+        indexes = [
+            models.Index(fields=["weekday", "start_time", "end_time"]),
+            # Matching: "has this person a slot on that weekday overlapping the window", from
+            # the index alone.
+            models.Index(
+                fields=["person", "weekday", "start_time", "end_time"], name="availability_person"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_weekday_display()} {self.start_time:%H:%M}-{self.end_time:%H:%M}"
@@ -326,6 +497,8 @@ class AvailabilityException(TimeStampedModel):
         verbose_name = _("时段例外")
         verbose_name_plural = _("时段例外")
         ordering = ["date"]
+        # Matching: the days off and extra hours of one date.
+        indexes = [models.Index(fields=["date", "person"], name="availability_exception_day")]
 
 
 class Role(models.TextChoices):

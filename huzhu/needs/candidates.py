@@ -7,7 +7,12 @@ Three steps, each a function:
   expressible in SQL rule out: scope, role, status, requester, declined, skills, certificates,
   gender, physical strength, a booking at that time, the load limit, a loose availability test
   (some weekly slot of that weekday overlaps the window, no day off) and a bounding box around
-  the need's place.
+  the need's place. The place is each person's stored position (``Person.loc_lat_e6`` /
+  ``loc_lon_e6`` / ``loc_cell``: own, else building, else community coordinates, kept true by
+  the accounts models), searched by grid cell on the index ``person_location_cell``.
+* :func:`nearest_candidates` — the nearest ``POOL_SIZE`` of them, searched in widening circles:
+  what :func:`~huzhu.needs.suggest.ranked` scores, so that a need among a million volunteers
+  loads the facts of about a hundred.
 * :func:`build_candidates` — the facts the core scores on, for the people that query returned, in
   a constant number of queries (no N+1): skills, certificates, availability intervals over the
   need's window, bookings, load, ratings, offer answers, no-shows, times served this requester.
@@ -33,9 +38,11 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import (
+    BigIntegerField,
     Case,
     Count,
     Exists,
+    ExpressionWrapper,
     F,
     IntegerField,
     OuterRef,
@@ -46,10 +53,12 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from huzhu.accounts.models import (
+    CELL_ROW,
+    MICRO,
     AvailabilityException,
     AvailabilitySlot,
     Certificate,
@@ -60,6 +69,8 @@ from huzhu.accounts.models import (
     RoleGrant,
     Skill,
     Status,
+    cell_column,
+    cell_row,
 )
 from huzhu.core import clock
 from huzhu.needs.matching import Candidate, NeedSpec
@@ -93,9 +104,19 @@ PERSON_FIELDS = (
     "status",
     "status_until",
     "languages",
-    "loc_lat",
-    "loc_lon",
+    "loc_lat_e6",
+    "loc_lon_e6",
 )
+#: :func:`nearest_candidates` keeps at most this many volunteers (the nearest) for scoring.
+POOL_SIZE = 100
+#: :func:`nearest_candidates` looks within this fraction (1/n) of the need's radius first.
+FIRST_RING = 8
+#: Fewer volunteers than this in the first circle say too little about the density: the next
+#: circle is then three times as wide.
+MIN_SEEN = 8
+#: Above this many grid cells the location filter is one cell range per grid row instead of
+#: a list of cells.
+MAX_CELLS = 400
 _GENDER: dict[str, str] = {Gender.FEMALE: FEMALE, Gender.MALE: MALE}
 _STATUS: dict[str, str] = {
     Status.ACTIVE: ACTIVE,
@@ -198,7 +219,56 @@ def _location_expr(axis: str) -> Case:
 
 
 def with_location(people: QuerySet[Person]) -> QuerySet[Person]:
+    """``loc_lat``/``loc_lon`` computed on the fly from the person, their building and their
+    community (what ``Person.loc_lat_e6``/``loc_lon_e6`` store; no index can serve it: the
+    benchmark's unindexed baseline)."""
     return people.annotate(loc_lat=_location_expr("latitude"), loc_lon=_location_expr("longitude"))
+
+
+def box_e6(lat: float, lon: float, radius_m: int) -> tuple[int, int, int, int]:
+    """:func:`bounding_box` in integer micro-degrees, rounded outwards."""
+    lat_lo, lat_hi, lon_lo, lon_hi = bounding_box(lat, lon, radius_m)
+    return (
+        math.floor(lat_lo * MICRO),
+        math.ceil(lat_hi * MICRO),
+        math.floor(lon_lo * MICRO),
+        math.ceil(lon_hi * MICRO),
+    )
+
+
+def near(lat: float, lon: float, radius_m: int) -> Q:
+    """People whose stored position lies in the bounding box of the circle: the grid cells
+    that cover the box (the ``person_location_cell`` index), then the box itself."""
+    lat_lo, lat_hi, lon_lo, lon_hi = box_e6(lat, lon, radius_m)
+    box = Q(
+        loc_lat_e6__gte=lat_lo,
+        loc_lat_e6__lte=lat_hi,
+        loc_lon_e6__gte=lon_lo,
+        loc_lon_e6__lte=lon_hi,
+    )
+    rows = range(cell_row(max(lat_lo, -90 * MICRO)), cell_row(min(lat_hi, 90 * MICRO)) + 1)
+    first = cell_column(max(lon_lo, -180 * MICRO))
+    last = cell_column(min(lon_hi, 180 * MICRO))
+    if len(rows) * (last - first + 1) <= MAX_CELLS:
+        cells = [r * CELL_ROW + c for r in rows for c in range(first, last + 1)]
+        return Q(loc_cell__in=cells) & box
+    ranges = Q()
+    for r in rows:
+        ranges |= Q(loc_cell__gte=r * CELL_ROW + first, loc_cell__lte=r * CELL_ROW + last)
+    return ranges & box
+
+
+def distance_proxy(lat: float, lon: float, lat_e6: Any = None, lon_e6: Any = None) -> Any:
+    """A number that orders people by their distance from (lat, lon) over a small area: the
+    squared offset in micro-degrees, longitude shrunk by cos(latitude) (integer arithmetic).
+    ``lat_e6``/``lon_e6``: the position expressions (default: the stored columns)."""
+    lat0, lon0 = round(lat * MICRO), round(lon * MICRO)
+    shrink = max(1, round(math.cos(math.radians(lat)) * 1024))
+    lat_e6 = F("loc_lat_e6") if lat_e6 is None else lat_e6
+    lon_e6 = F("loc_lon_e6") if lon_e6 is None else lon_e6
+    dlat = Cast(lat_e6 - Value(lat0), BigIntegerField())
+    dlon = Cast(lon_e6 - Value(lon0), BigIntegerField()) * Value(shrink) / Value(1024)
+    return ExpressionWrapper(dlat * dlat + dlon * dlon, output_field=BigIntegerField())
 
 
 def bounding_box(
@@ -265,15 +335,24 @@ def active_count() -> Coalesce:
 
 
 def candidate_queryset(
-    need: Need, *, at: dt.datetime | None = None, load_limit: int = DEFAULT_LOAD_LIMIT
+    need: Need,
+    *,
+    at: dt.datetime | None = None,
+    load_limit: int = DEFAULT_LOAD_LIMIT,
+    radius_m: int | None = None,
+    skills: list[Skill] | None = None,
 ) -> QuerySet[Person]:
     """The volunteers who may serve ``need`` as far as SQL can tell (see the module doc).
 
     Every test is an indexed column comparison or a correlated ``EXISTS`` on an indexed foreign
     key; the loose ones (availability, the bounding box) only ever keep too many, never too few.
+    The place: the stored position (``Person.loc_*``) in the grid cells around the need
+    (``radius_m``: a smaller circle than the need's, for :func:`nearest_candidates`).
+    ``skills``: the need type's skills, when the caller has them already.
     """
     now = at or clock.now()
-    skills = _need_skills(need)
+    if skills is None:
+        skills = _need_skills(need)
     certified = _certified_codes(need, skills)
     day = need_day(need)
     qs = Person.objects.filter(
@@ -303,8 +382,11 @@ def candidate_queryset(
     if need.gender:
         qs = qs.filter(gender=need.gender)
     if need.needs_strength:
+        # The skill's id as a subquery rather than a join on its code: the planner then
+        # estimates it as one skill of many and does not start from its (many) holders.
+        strong = Skill.objects.filter(code=STRENGTH_SKILL).values("pk")[:1]
         qs = qs.filter(
-            Exists(PersonSkill.objects.filter(person=OuterRef("pk"), skill__code=STRENGTH_SKILL))
+            Exists(PersonSkill.objects.filter(person=OuterRef("pk"), skill_id=Subquery(strong)))
         )
     qs = qs.exclude(
         Exists(
@@ -321,12 +403,71 @@ def candidate_queryset(
         qs = qs.filter(available)
     where = need_location(need)
     if where is not None:
-        lat_lo, lat_hi, lon_lo, lon_hi = bounding_box(where[0], where[1], need.radius_m)
-        qs = with_location(qs).filter(
-            Q(loc_lat__gte=lat_lo, loc_lat__lte=lat_hi, loc_lon__gte=lon_lo, loc_lon__lte=lon_hi)
-        )
+        qs = qs.filter(near(where[0], where[1], need.radius_m if radius_m is None else radius_m))
     qs = qs.alias(active_now=active_count()).filter(active_now__lt=load_limit)
     return qs.order_by("pk")
+
+
+def nearest_candidates(
+    need: Need,
+    *,
+    pool: int = POOL_SIZE,
+    at: dt.datetime | None = None,
+    load_limit: int = DEFAULT_LOAD_LIMIT,
+) -> list[int]:
+    """The ids of at most ``pool`` volunteers of :func:`candidate_queryset`, the nearest first
+    (by :func:`distance_proxy`; in id order when the need has no place), plus the need's
+    preferred volunteer when the SQL filter keeps them. What :func:`~huzhu.needs.suggest.ranked`
+    scores: among many volunteers, the best ``limit`` are among the nearest few hundred, and
+    only their facts are loaded.
+
+    The search widens in at most three circles: ``1/FIRST_RING`` of the need's radius; then the
+    circle that should hold ``pool`` at the density the first one showed (with a margin); then
+    the whole radius. It stops at the first circle that holds ``pool`` of them, so that a need
+    in a dense district looks at the people of a few hundred metres, not of its whole radius."""
+    now = at or clock.now()
+    skills = _need_skills(need)
+    where = need_location(need)
+    ids: list[int]
+    if where is None:
+        qs = candidate_queryset(need, at=now, load_limit=load_limit, skills=skills)
+        ids = list(qs.values_list("pk", flat=True)[:pool])
+    else:
+        proxy = distance_proxy(where[0], where[1])
+        radius = max(1, need.radius_m // FIRST_RING)
+        ids = []
+        for attempt in range(3):
+            qs = candidate_queryset(
+                need, at=now, load_limit=load_limit, radius_m=radius, skills=skills
+            )
+            rows = list(
+                qs.annotate(proxy=proxy).order_by("proxy", "pk").values_list("pk", "proxy")[:pool]
+            )
+            ids = [pid for pid, _ in rows]
+            if radius >= need.radius_m:
+                break
+            reach = math.degrees(radius / EARTH_RADIUS_M) * MICRO
+            inside = sum(1 for _, d in rows if d <= reach * reach)
+            if inside >= pool:
+                break
+            if attempt == 0 and inside >= MIN_SEEN:
+                # The circle that should hold ``pool`` at the density seen, and a margin.
+                radius = min(need.radius_m, math.ceil(radius * 1.15 * math.sqrt(pool / inside)))
+            elif attempt == 0:
+                radius = min(need.radius_m, radius * 3)
+            else:
+                radius = need.radius_m
+    preferred = need.preferred_volunteer_id
+    if (
+        len(ids) >= pool
+        and preferred is not None
+        and preferred not in ids
+        and candidate_queryset(need, at=now, load_limit=load_limit, skills=skills)
+        .filter(pk=preferred)
+        .exists()
+    ):
+        ids.append(preferred)
+    return ids
 
 
 # --- the facts the core scores on ------------------------------------------------------------
@@ -392,22 +533,23 @@ def _subtract(free: list[Interval], away: Interval) -> list[Interval]:
     return out
 
 
-def _ids(people: Iterable[Person] | QuerySet[Person]) -> list[int]:
+def _ids(people: Iterable[Person | int] | QuerySet[Person]) -> list[int]:
     if isinstance(people, QuerySet):
         return list(people.values_list("pk", flat=True))
-    return [p.pk for p in people]
+    return [p if isinstance(p, int) else p.pk for p in people]
 
 
 def build_candidates(
     need: Need,
-    people: Iterable[Person] | QuerySet[Person],
+    people: Iterable[Person | int] | QuerySet[Person],
     *,
     at: dt.datetime | None = None,
     load_limit: int = DEFAULT_LOAD_LIMIT,
     has_location: bool | None = None,
 ) -> list[Candidate]:
     """:class:`Candidate` objects for ``people`` (a queryset, e.g. :func:`candidate_queryset`, or
-    a list), in a constant number of queries whatever their number.
+    a list of people or of ids, e.g. :func:`nearest_candidates`), in a constant number of
+    queries whatever their number.
 
     A person without any known position is left out when the need has a place (no distance can
     be measured: the distance rule fails); when the need has none, everybody is put at (0, 0).
@@ -423,9 +565,7 @@ def build_candidates(
     skill_ids = {s.pk for s in skills}
     day = need_day(need)
 
-    rows = list(
-        with_location(Person.objects.filter(pk__in=ids)).order_by("pk").values(*PERSON_FIELDS)
-    )
+    rows = list(Person.objects.filter(pk__in=ids).order_by("pk").values(*PERSON_FIELDS))
 
     held: dict[int, set[str]] = defaultdict(set)
     wanted = PersonSkill.objects.filter(person_id__in=ids).filter(
@@ -494,9 +634,9 @@ def build_candidates(
     for row in rows:
         pid = row["pk"]
         if has_location:
-            if row["loc_lat"] is None or row["loc_lon"] is None:
+            if row["loc_lat_e6"] is None or row["loc_lon_e6"] is None:
                 continue
-            lat, lon = float(row["loc_lat"]), float(row["loc_lon"])
+            lat, lon = row["loc_lat_e6"] / MICRO, row["loc_lon_e6"] / MICRO
         else:
             lat, lon = 0.0, 0.0
         status = row["status"]
