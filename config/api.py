@@ -22,6 +22,7 @@ def _mount() -> None:
     from huzhu.accounts.api import router as accounts_router
     from huzhu.accounts.roster_api import router as roster_router
     from huzhu.audit.api import router as audit_router
+    from huzhu.lockdown.api import router as lockdown_router
     from huzhu.needs.api import router as needs_router
     from huzhu.notify.api import router as notify_router
     from huzhu.orgs.api import router as orgs_router
@@ -34,6 +35,7 @@ def _mount() -> None:
     api.add_router("v1/", notify_router)
     api.add_router("v1/", timebank_router)
     api.add_router("v1/", needs_router)
+    api.add_router("v1/", lockdown_router)
 
 
 _mount()

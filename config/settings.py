@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "huzhu.notify",
     "huzhu.timebank",
     "huzhu.needs",
+    "huzhu.lockdown",
     "django_tasks",
     "django_tasks_db",
 ]

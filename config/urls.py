@@ -16,6 +16,7 @@ urlpatterns = [
     path("notify/", include("huzhu.notify.urls")),
     path("timebank/", include("huzhu.timebank.urls")),
     path("needs/", include("huzhu.needs.urls")),
+    path("lockdown/", include("huzhu.lockdown.urls")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
 ]

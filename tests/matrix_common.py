@@ -31,6 +31,9 @@ class Rule:
     # succeed, everybody else gets 404.
     owner_only: bool = False
     multipart: bool = False  # send ``data`` as a multipart form (file uploads)
+    # The object hangs in no community (a need type of the platform-wide taxonomy): checked
+    # once, like a route without an object — allowed roles succeed, everybody else gets 403.
+    unscoped: bool = False
 
 
 BH = "branch_head"

@@ -221,3 +221,117 @@ API_RULES: dict[str, Rule] = {
     ),
     "GET /api/v1/needs/{need_id}/spot-checks": Rule("need_accepted", VIEWERS - {RESIDENT}),
 }
+
+# Batch mode (huzhu/needs/api/batch.py): the plan, and its approval (an empty plan here).
+PLANNERS = frozenset({BH, BM, "outsider"})
+
+
+def _batch_approve_body(world: Any, cast: Any, own: bool) -> dict[str, Any]:
+    from huzhu.needs.plans import plan_digest
+
+    return {"digest": plan_digest([]), "leave_out": [], "idempotency_key": "matrix-batch"}
+
+
+API_RULES.update(
+    {
+        "GET /api/v1/needs/batch/plan": Rule(None, PLANNERS),
+        "POST /api/v1/needs/batch/approve": Rule(
+            None, PLANNERS, method="POST", data=_batch_approve_body
+        ),
+    }
+)
+
+# Complaints against a service (huzhu/needs/api/complaints.py): a side of the service or a
+# manager files ("needs.file_complaint"); the sides and the handlers read one; the handlers
+# ("needs.handle_complaint") record the contact and decide.
+COMPLAINANTS = frozenset({RESIDENT, VOLUNTEER, BH, BM, BR})
+COMPLAINT_HANDLERS = frozenset({BH, BM})
+COMPLAINT_READERS = frozenset({RESIDENT, VOLUNTEER}) | COMPLAINT_HANDLERS
+
+
+def _complaint(world: Any, cast: Any, own: bool, contacted: bool = False) -> Any:
+    """The requester's complaint about the volunteer of a completed need (contacted by the
+    community's branch head when asked)."""
+    from huzhu.needs.actions import complaints
+
+    need = _need(world, cast, own, "completed")
+    complaint = complaints.file_complaint(
+        actor=cast.resident if own else _other_person(world),
+        need=need,
+        category="quality",
+        description="理发理得很乱",
+    )
+    if contacted:
+        complaint = complaints.record_contact(
+            actor=cast.branch_head if own else cast.outsider,
+            complaint=complaint,
+            note="已联系双方",
+        )
+    return complaint
+
+
+OBJECTS.update(
+    {
+        "complaint_open": lambda w, c, own: _complaint(w, c, own),
+        "complaint_contacted": lambda w, c, own: _complaint(w, c, own, contacted=True),
+    }
+)
+
+API_RULES.update(
+    {
+        "POST /api/v1/needs/{need_id}/complaints": Rule(
+            "need_completed",
+            COMPLAINANTS,
+            method="POST",
+            data=_key(category="quality", description="理发理得很乱"),
+        ),
+        "GET /api/v1/needs/complaints": Rule(None, EVERYONE),
+        "GET /api/v1/needs/complaints/{complaint_id}": Rule("complaint_open", COMPLAINT_READERS),
+        "POST /api/v1/needs/complaints/{complaint_id}/contact": Rule(
+            "complaint_open", COMPLAINT_HANDLERS, method="POST", data=_key(note="已联系双方")
+        ),
+        "POST /api/v1/needs/complaints/{complaint_id}/resolve": Rule(
+            "complaint_contacted",
+            COMPLAINT_HANDLERS,
+            method="POST",
+            data=_key(decision="not_upheld", reason="经核实不属实"),
+        ),
+    }
+)
+
+# The need taxonomy (huzhu/needs/api/types.py): platform-wide, "needs.manage_types" (district
+# admins) anywhere; a need type hangs in no community, so the rules are ``unscoped`` (403 for
+# everybody else, never 404).
+TYPE_MANAGERS = frozenset({DA})
+
+
+def _need_type(world: Any, cast: Any, own: bool) -> Any:
+    from huzhu.needs.models import NeedType
+
+    return NeedType.objects.get_or_create(
+        code="matrix-type", defaults={"name": "矩阵测试类型", "name_en": "Matrix"}
+    )[0]
+
+
+OBJECTS.update({"need_type": _need_type})
+
+API_RULES.update(
+    {
+        "GET /api/v1/needs/types/manage": Rule(None, TYPE_MANAGERS),
+        "POST /api/v1/needs/types": Rule(
+            None,
+            TYPE_MANAGERS,
+            method="POST",
+            data=_key(code="escort-matrix", name="陪诊（矩阵）", default_duration_minutes=90),
+        ),
+        "PATCH /api/v1/needs/types/{type_id}": Rule(
+            "need_type", TYPE_MANAGERS, method="PATCH", data=_key(name_en="Matrix 2"), unscoped=True
+        ),
+        "POST /api/v1/needs/types/{type_id}/deactivate": Rule(
+            "need_type", TYPE_MANAGERS, method="POST", data=_key(), unscoped=True
+        ),
+        "POST /api/v1/needs/types/{type_id}/reactivate": Rule(
+            "need_type", TYPE_MANAGERS, method="POST", data=_key(), unscoped=True
+        ),
+    }
+)

@@ -45,3 +45,29 @@ def test_printed_login_reaches_its_home_page(demo_output: str, client: Any, logi
         assert resp.status_code == 200, f"{login.key}: {link} answered {resp.status_code}"
         final = resp.redirect_chain[-1][0] if resp.redirect_chain else link
         assert "/accounts/login/" not in final, f"{login.key}: {link} asked to log in"
+
+
+def test_demo_has_needs_in_every_step_of_the_loop(demo_output: str) -> None:
+    """The needs pages are not empty: types to choose from, and the demo resident's needs
+    waiting for review, offered, accepted (with a tracking thread), completed and rated (with
+    a photo), and paid with points (points held; a hold paid to the volunteer)."""
+    from huzhu.needs.models import Evidence, Need, NeedState, NeedType, ThreadMessage
+    from huzhu.timebank.models import Transaction
+
+    assert "need types: 7" in demo_output
+    assert NeedType.objects.filter(active=True).count() >= 7
+    states = set(Need.objects.values_list("state", flat=True))
+    assert {
+        NeedState.SUBMITTED,
+        NeedState.OFFERED,
+        NeedState.ACCEPTED,
+        NeedState.RATED,
+    } <= states, states
+    held = Need.objects.filter(pay_with_points=True, state=NeedState.ACCEPTED).get()
+    assert held.hold is not None and held.hold.released_at is None
+    paid = Need.objects.filter(pay_with_points=True, state=NeedState.RATED).get()
+    assert Transaction.objects.filter(idempotency_key=f"need:{paid.pk}:pay").exists()
+    assert ThreadMessage.objects.exists() and Evidence.objects.exists()
+    assert {n.requester.name for n in Need.objects.select_related("requester")} == {
+        next(lg.name for lg in demo.LOGINS if lg.key == "resident")
+    }

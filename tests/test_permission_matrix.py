@@ -26,6 +26,9 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from conftest import ROLE_PHONES
 from tests.matrix_common import BH, BM, BR, DA, EVERYONE, FO, GL, GM, ROLES, Rule
+from tests.matrix_lockdown import API_RULES as LOCKDOWN_API_RULES
+from tests.matrix_lockdown import OBJECTS as LOCKDOWN_OBJECTS
+from tests.matrix_lockdown import PAGE_RULES as LOCKDOWN_PAGE_RULES
 from tests.matrix_needs import API_RULES as NEEDS_API_RULES
 from tests.matrix_needs import OBJECTS as NEEDS_OBJECTS
 from tests.matrix_needs_pages import PAGE_RULES as NEEDS_PAGE_RULES
@@ -305,8 +308,10 @@ PAGE_RULES: dict[str, Rule] = {
 # are collected below).
 OBJECTS.update(TIMEBANK_OBJECTS)
 OBJECTS.update(NEEDS_OBJECTS)
+OBJECTS.update(LOCKDOWN_OBJECTS)
 PAGE_RULES.update(TIMEBANK_PAGE_RULES)
 PAGE_RULES.update(NEEDS_PAGE_RULES)
+PAGE_RULES.update(LOCKDOWN_PAGE_RULES)
 
 # Routes left out of the matrix, each with its reason.
 EXEMPT = {
@@ -356,7 +361,7 @@ def _expected(rule: Rule, role: str, own: bool) -> str:
         return "ok" if role == "resident" else "404"
     if rule.public and rule.obj is not None:
         return "ok"  # a public object (a community's public notices): everybody reads it
-    if rule.obj is None:
+    if rule.obj is None or rule.unscoped:
         if own:
             return "ok" if role in rule.allowed else "403"
         # A list filtered by the other community: outside one's scope is 404 first.
@@ -392,7 +397,11 @@ def _page_cases() -> Iterator[Any]:
         rule = PAGE_RULES.get(name)
         if rule is None:
             continue
-        scopes = (True,) if rule.obj is None and rule.other_param is None else (True, False)
+        scopes = (
+            (True,)
+            if (rule.obj is None or rule.unscoped) and rule.other_param is None
+            else (True, False)
+        )
         for own in scopes:
             yield pytest.param(name, own, id=f"{name}-{'own' if own else 'other'}")
 
@@ -648,6 +657,7 @@ API_RULES: dict[str, Rule] = {
 # The time bank keeps its rules beside the matrix, one module per area.
 API_RULES.update(TIMEBANK_API_RULES)
 API_RULES.update(NEEDS_API_RULES)
+API_RULES.update(LOCKDOWN_API_RULES)
 
 
 def api_operations() -> dict[str, tuple[str, str]]:
@@ -675,7 +685,11 @@ def _api_cases() -> Iterator[Any]:
         rule = API_RULES.get(key)
         if rule is None:
             continue
-        scopes = (True,) if rule.obj is None and rule.other_param is None else (True, False)
+        scopes = (
+            (True,)
+            if (rule.obj is None or rule.unscoped) and rule.other_param is None
+            else (True, False)
+        )
         for own in scopes:
             yield pytest.param(key, own, id=f"{key}-{'own' if own else 'other'}")
 

@@ -74,6 +74,27 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "needs.offer": frozenset({R.BRANCH_HEAD, R.BUILDING_MANAGER, R.BROKER}),
     "needs.manage": frozenset({R.BRANCH_HEAD, R.BUILDING_MANAGER}),
     "needs.manage_offers": frozenset({R.BRANCH_HEAD, R.BROKER, R.DISTRICT_ADMIN}),
+    # Batch mode: plan the approved needs of the node together and approve the plan.
+    "needs.plan_batch": frozenset({R.BRANCH_HEAD, R.BUILDING_MANAGER}),
+    # The broker's workspace: the people of their area in their care, needs entered for them,
+    # a volunteer picked from the suggestions, recurring services arranged.
+    "needs.care": frozenset({R.BROKER}),
+    # Complaints against a service (DOMAIN.md "Activities, complaints, safety"): file one on
+    # a person's behalf; handle them (contact both sides, decide the outcome, see the list).
+    "needs.file_complaint": frozenset({R.BRANCH_HEAD, R.BUILDING_MANAGER, R.BROKER}),
+    "needs.handle_complaint": frozenset({R.BRANCH_HEAD, R.BUILDING_MANAGER}),
+    # The need taxonomy (陪诊, 代购, 维修 …) is platform-wide: it hangs in no community, so it is
+    # checked with ``can_anywhere`` (district admins; superusers hold every permission).
+    "needs.manage_types": frozenset({R.DISTRICT_ADMIN}),
+    # Group buying (DOMAIN.md "Lockdown operations"): the 团长 is the group leader of the group
+    # running the buy (the 团长组 of the supply chain); open, close, arrive, assign deliveries,
+    # record shortages; see the orders and sheets; record payments; order for a household.
+    "lockdown.run_group_buy": frozenset({R.BRANCH_HEAD, R.GROUP_LEADER}),
+    "lockdown.view_group_buy": frozenset(
+        {R.BRANCH_HEAD, R.GROUP_LEADER, R.GROUP_MEMBER, R.FINANCE_OFFICER, R.DISTRICT_ADMIN}
+    ),
+    "lockdown.record_payment": frozenset({R.BRANCH_HEAD, R.GROUP_LEADER, R.FINANCE_OFFICER}),
+    "lockdown.order_for": frozenset({R.BRANCH_HEAD, R.BUILDING_MANAGER}),
 }
 
 # Roles a granter may hand out: a branch head cannot make a district admin.
@@ -119,6 +140,10 @@ def scope_of(obj: Any) -> Scope:
             return Scope()
         building_id = obj.household.building_id if obj.household is not None else None
         return Scope(obj.community.alliance_id, obj.community_id, building_id)
+    own_scope = getattr(obj, "policy_scope", None)
+    if callable(own_scope):  # a domain model that hangs below a group (a group buy)
+        scope: Scope = own_scope()
+        return scope
     community = getattr(obj, "community", None)
     if isinstance(community, Community):
         return Scope(community.alliance_id, community.pk)

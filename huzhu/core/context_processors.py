@@ -36,6 +36,17 @@ def _nav(request: HttpRequest) -> list[dict[str, Any]]:
         items.append((_("待审核"), reverse("needs:review_queue")))
     if policy.can_anywhere(user, "needs.view"):
         items.append((_("超时上报"), reverse("needs:escalated")))
+    if policy.can_anywhere(user, "needs.handle_complaint"):
+        items.append((_("投诉处理"), reverse("needs:complaint_list")))
+    if policy.can_anywhere(user, "needs.plan_batch"):
+        items.append((_("批量派单"), reverse("needs:batch_plan")))
+    if policy.can_anywhere(user, "needs.care"):
+        items.append((_("经纪人工作台"), reverse("needs:broker_home")))
+    if policy.can_anywhere(user, "needs.manage_types"):
+        items.append((_("需求类型"), reverse("needs:type_list")))
+    items.append((_("团购"), reverse("lockdown:group_buys")))
+    if {"group_member", "group_leader"} & set(policy.roles_of(user)):  # type: ignore[arg-type]
+        items.append((_("我的配送"), reverse("lockdown:my_deliveries")))
     items.append((_("我的积分"), reverse("timebank:my_points")))
     if policy.can_anywhere(user, "timebank.enter_paper"):
         items.append((_("纸质登记本"), reverse("timebank:paper_list")))

@@ -342,3 +342,23 @@ register(
 register(
     "complaints.suspension_days", 7, _("违规暂停服务天数"), unit=_("天"), maximum=365, group=_ACT
 )
+register(
+    "complaints.max_points_deduction",
+    20,
+    _("投诉扣分上限"),
+    unit=_("分"),
+    minimum=0,
+    maximum=1000,
+    group=_ACT,
+    help_text=_("投诉成立时，处理人每次最多可从被投诉人扣除的积分；具体扣多少由处理人视情节决定。"),
+)
+register(
+    "complaints.malicious_freeze_days",
+    30,
+    _("恶意投诉冻结天数"),
+    unit=_("天"),
+    minimum=0,
+    maximum=365,
+    group=_ACT,
+    help_text=_("认定为恶意投诉后，投诉人在此期间不能发布求助或投诉。"),
+)

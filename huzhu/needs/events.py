@@ -27,4 +27,30 @@ EVENTS: dict[str, tuple[Promise, Promise]] = {
         gettext_lazy("需求超时上报：%(type)s"),
         gettext_lazy("“%(type)s”需求 #%(id)s %(what)s，已超过时限，请跟进处理。"),
     ),
+    # Complaints against a service (huzhu.needs.actions.complaints).
+    "needs.complaint.filed": (
+        gettext_lazy("投诉已受理：%(type)s"),
+        gettext_lazy(
+            "我们已收到你对“%(type)s”服务（%(starts_at)s）的投诉，将在 %(contact_due)s 前"
+            "联系双方，并在 %(result_due)s 前告知处理结果。"
+        ),
+    ),
+    "needs.complaint.new": (
+        gettext_lazy("新投诉待处理：%(type)s"),
+        gettext_lazy(
+            "“%(type)s”服务 #%(id)s 收到投诉（%(category)s）。请在 %(contact_due)s 前联系双方，"
+            "%(result_due)s 前给出处理结果。"
+        ),
+    ),
+    "needs.complaint.escalated": (
+        gettext_lazy("投诉超时上报：%(type)s"),
+        gettext_lazy("“%(type)s”服务 #%(id)s 的投诉%(what)s，已超过时限，请跟进处理。"),
+    ),
+    "needs.complaint.resolved": (
+        gettext_lazy("投诉处理结果：%(type)s"),
+        gettext_lazy(
+            "关于“%(type)s”服务（%(starts_at)s）的投诉已处理：%(decision)s。%(outcome)s"
+            "说明：%(reason)s"
+        ),
+    ),
 }

@@ -1,6 +1,8 @@
 """The needs sweeper: deadlines are indexed columns, swept by ``sweep(now)`` from the
 ``sweep_needs`` command or the ``sweep_needs`` task (DOMAIN.md "The core loop": review within
-30 minutes, accept within 2 hours, else escalate / re-match; a need is never lost).
+30 minutes, accept within 2 hours, else escalate / re-match; a need is never lost; DOMAIN.md
+"Activities, complaints, safety": a complaint's contact within 1 hour and result within 24
+hours, else up to the branch head).
 
 Each pass takes due rows in batches with ``select_for_update(skip_locked=True)``, so two
 sweepers running at once share the work instead of waiting for each other, and hands each row
@@ -12,13 +14,22 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
 
 from huzhu.core import clock
 from huzhu.needs.actions import escalate_review, expire_need, lapse_offers
-from huzhu.needs.models import EscalationLevel, Need, NeedState
+from huzhu.needs.actions.complaints import escalate_complaint_contact, escalate_complaint_result
+from huzhu.needs.models import (
+    Complaint,
+    ComplaintLevel,
+    ComplaintState,
+    EscalationLevel,
+    Need,
+    NeedState,
+)
 
 BATCH = 200
 UNSTAFFED = (NeedState.SUBMITTED, NeedState.APPROVED, NeedState.OFFERED)
@@ -30,15 +41,24 @@ class SweepReport:
     reviews_escalated: int = 0
     accepts_lapsed: int = 0
     accepts_escalated: int = 0
+    complaint_contacts_escalated: int = 0
+    complaint_results_escalated: int = 0
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"expired={self.expired} reviews_escalated={self.reviews_escalated} "
             f"accepts_lapsed={self.accepts_lapsed} accepts_escalated={self.accepts_escalated}"
         )
+        # The complaints' counts only when something happened: the line stays as it was.
+        if self.complaint_contacts_escalated or self.complaint_results_escalated:
+            text += (
+                f" complaint_contacts_escalated={self.complaint_contacts_escalated}"
+                f" complaint_results_escalated={self.complaint_results_escalated}"
+            )
+        return text
 
 
-def _drain(due: Callable[[], QuerySet[Need]], handle: Callable[[Need], bool]) -> tuple[int, int]:
+def _drain(due: Callable[[], QuerySet[Any]], handle: Callable[[Any], bool]) -> tuple[int, int]:
     """Run ``handle`` on every row of ``due()``, a batch per transaction; (seen, handled)."""
     seen = handled = 0
     skip: set[int] = set()
@@ -81,4 +101,21 @@ def sweep(now: dt.datetime | None = None) -> SweepReport:
         lambda: Need.objects.filter(state=NeedState.OFFERED, accept_due_at__lte=now),
         lambda need: lapse_offers(need=need, now=now),
     )
+    # Complaints: nobody contacted both sides in time, then no result in time (each once).
+    report.complaint_contacts_escalated = _drain(
+        lambda: Complaint.objects.filter(
+            state=ComplaintState.OPEN,
+            contact_due_at__lte=now,
+            escalation_level__lt=ComplaintLevel.CONTACT_OVERDUE,
+        ),
+        lambda c: escalate_complaint_contact(complaint=c, now=now),
+    )[1]
+    report.complaint_results_escalated = _drain(
+        lambda: Complaint.objects.filter(
+            state__in=(ComplaintState.OPEN, ComplaintState.CONTACTED),
+            result_due_at__lte=now,
+            escalation_level__lt=ComplaintLevel.RESULT_OVERDUE,
+        ),
+        lambda c: escalate_complaint_result(complaint=c, now=now),
+    )[1]
     return report

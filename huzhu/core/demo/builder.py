@@ -492,6 +492,18 @@ class _Loader:
         for key, n in counts.items():
             self._add(key, n)
 
+    def needs(self) -> None:
+        """The need types and the demo resident's needs in each state (see demo/needs.py)."""
+        from huzhu.accounts.models import refresh_locations
+        from huzhu.core.demo.needs import load_needs
+
+        # Matching reads the denormalised positions, which bulk inserts do not fill.
+        refresh_locations()
+        by_phone = {p.person.phone: p.person for p in self.pending}
+        logins = {login.key: by_phone[login.phone] for login in LOGINS if login.phone in by_phone}
+        for key, n in load_needs(logins=logins).items():
+            self._add(key, n)
+
     def _add(self, key: str, n: int) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
 
@@ -511,6 +523,7 @@ class _Loader:
         self.save_people(skills, verifier)
         self.superuser()
         self.timebank(communities[0])
+        self.needs()
         self._add("communities", len(communities))
         return DemoResult(self.seed, alliance, communities, self.counts)
 

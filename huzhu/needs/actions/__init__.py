@@ -5,7 +5,8 @@
   confirm, rate), ``close`` (cancel, no-show, expire, the freeze after a malicious cancellation);
 - ``escalation``: overdue reviews and accepts, handed up once (called by the sweeper);
 - ``supply``: the supply library's offers and the progress of item and skill lines;
-- ``tracking``: the tracking thread (跟踪群), evidence uploads, the manager's spot checks.
+- ``tracking``: the tracking thread (跟踪群), evidence uploads, the manager's spot checks;
+- ``types``: the need taxonomy (create, edit, deactivate / reactivate need types).
 """
 
 from huzhu.needs.actions.assign import accept_assignment, decline_assignment, offer_need
@@ -32,6 +33,12 @@ from huzhu.needs.actions.tracking import (
     thread_role,
     upload_evidence,
 )
+from huzhu.needs.actions.types import (
+    create_need_type,
+    deactivate_need_type,
+    reactivate_need_type,
+    update_need_type,
+)
 
 __all__ = [
     "LineSpec",
@@ -42,7 +49,9 @@ __all__ = [
     "check_out",
     "close_offer",
     "confirm_need",
+    "create_need_type",
     "create_offer",
+    "deactivate_need_type",
     "decline_assignment",
     "escalate_review",
     "expire_need",
@@ -54,6 +63,7 @@ __all__ = [
     "publish_need",
     "published_with",
     "rate_need",
+    "reactivate_need_type",
     "record_spot_check",
     "repeat_need",
     "require_member",
@@ -61,5 +71,6 @@ __all__ = [
     "service_hours",
     "thread_role",
     "update_line_progress",
+    "update_need_type",
     "upload_evidence",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
@@ -15,6 +16,7 @@ from huzhu.core import clock
 from huzhu.core.errors import ConflictError, DomainError
 from huzhu.needs import states
 from huzhu.needs.actions.common import authorize, clean_text, lock_need, move, setting, tell
+from huzhu.needs.matching.rules import AVAILABILITY, CODES, DECLINED
 from huzhu.needs.models import (
     Assignment,
     AssignmentState,
@@ -22,6 +24,10 @@ from huzhu.needs.models import (
     NeedState,
 )
 from huzhu.timebank.actions.ledger import hold, person_account
+
+if TYPE_CHECKING:
+    from huzhu.needs.candidates import Located
+    from huzhu.needs.matching import Candidate
 
 A = AssignmentState
 
@@ -37,6 +43,108 @@ def _check_volunteer_active(volunteer: Person, at: dt.datetime) -> None:
             _("志愿者%(name)s当前暂停服务或已冻结，不能派单。") % {"name": volunteer.name},
             details={"volunteer": volunteer.pk},
         )
+
+
+def _check_basics(need: Need, volunteer: Person, at: dt.datetime) -> None:
+    """Not the requester, inside the need's alliance, active, the gender asked for."""
+    if volunteer.pk == need.requester_id:
+        raise DomainError("needs.volunteer.is_requester", _("不能派单给服务对象本人。"))
+    if volunteer.community is None or volunteer.community.alliance_id != need.community.alliance_id:
+        raise DomainError(
+            "needs.volunteer.outside",
+            _("志愿者%(name)s不在本联盟内。") % {"name": volunteer.name},
+            details={"volunteer": volunteer.pk},
+        )
+    _check_volunteer_active(volunteer, at)
+    if need.gender and volunteer.gender != need.gender:
+        raise DomainError(
+            "needs.volunteer.gender",
+            _("志愿者%(name)s不符合该需求的性别要求。") % {"name": volunteer.name},
+            details={"volunteer": volunteer.pk},
+        )
+
+
+# --- the hard constraints of a pick ---------------------------------------------------------
+
+#: The rules of ``huzhu.needs.matching.rules`` a manager's (or broker's) own pick must also meet.
+#: Not availability: a volunteer asked outside their weekly slots may still accept (the offer
+#: is a question); not declined: a volunteer who declined is skipped, never asked again.
+PICK_RULES = frozenset(CODES) - {AVAILABILITY, DECLINED}
+
+
+def rule_message(code: str, name: str) -> str:
+    """The hard constraint ``code`` (``huzhu.needs.matching.CODES``, or ``place_unknown``)
+    that volunteer ``name`` breaks, in words."""
+    texts = {
+        "status": _("志愿者%(name)s当前暂停服务或已冻结，不能派单。"),
+        "requester": _("不能派单给服务对象本人。"),
+        "declined": _("志愿者%(name)s已谢绝该需求。"),
+        "skill": _("志愿者%(name)s不具备该需求所需的技能。"),
+        "certification": _("志愿者%(name)s没有该需求所需的有效资格证书。"),
+        "gender": _("志愿者%(name)s不符合该需求的性别要求。"),
+        "strength": _("该需求需要体力，志愿者%(name)s不符合。"),
+        "language": _("志愿者%(name)s不会该需求要求的语言。"),
+        "load_limit": _("志愿者%(name)s进行中的服务已达上限，不能再派单。"),
+        "availability": _("志愿者%(name)s在该时段没有空。"),
+        "double_booking": _("志愿者%(name)s在该时段已有其他服务。"),
+        "distance": _("志愿者%(name)s距离服务地点超出搜索半径。"),
+        "place_unknown": _("志愿者%(name)s的位置未知，无法确认是否在搜索半径内。"),
+    }
+    return texts.get(code, _("志愿者%(name)s不符合该需求的条件。")) % {"name": name}
+
+
+def fresh_candidates(
+    need: Need, volunteers: Sequence[Person], at: dt.datetime
+) -> tuple[Located, dict[int, Candidate]]:
+    """The need's spec and the volunteers as the matching core sees them now (a volunteer
+    without a known position is missing when the need has a place)."""
+    from huzhu.needs.candidates import build_candidates, need_spec
+
+    located = need_spec(need)
+    found = build_candidates(
+        need,
+        list(volunteers),
+        at=at,
+        load_limit=setting("needs.volunteer_load_limit", need),
+        has_location=located.has_location,
+    )
+    return located, {c.id: c for c in found}
+
+
+def pick_violations(
+    need: Need, volunteers: Sequence[Person], at: dt.datetime, rules: frozenset[str]
+) -> dict[int, list[str]]:
+    """Volunteer id → the hard constraints in ``rules`` they break for ``need`` now, from fresh
+    candidates (``huzhu.needs.candidates``) checked by the pure core's ``violations`` (a constant
+    number of queries for all of them). A volunteer without a known position, for a need with
+    a place, breaks ``place_unknown``."""
+    from huzhu.needs.matching import violations
+
+    if not volunteers:
+        return {}
+    located, fresh = fresh_candidates(need, volunteers, at)
+    found: dict[int, list[str]] = {}
+    for volunteer in volunteers:
+        cand = fresh.get(volunteer.pk)
+        if cand is None:
+            found[volunteer.pk] = ["place_unknown"] if "distance" in rules else []
+            continue
+        found[volunteer.pk] = [c for c in violations(located.spec, cand) if c in rules]
+    return found
+
+
+def _check_pick(need: Need, volunteers: Sequence[Person], at: dt.datetime) -> None:
+    """Every volunteer of a pick meets the hard constraints of ``PICK_RULES`` now, else a
+    DomainError naming the first rule broken (``needs.volunteer.<rule>``)."""
+    broken = pick_violations(need, volunteers, at, PICK_RULES)
+    for volunteer in volunteers:
+        codes = broken.get(volunteer.pk) or []
+        if codes:
+            raise DomainError(
+                f"needs.volunteer.{codes[0]}",
+                rule_message(codes[0], volunteer.name),
+                details={"volunteer": volunteer.pk, "rules": codes},
+            )
 
 
 # --- offer, accept, decline ------------------------------------------------------------------
@@ -68,24 +176,14 @@ def offer_need(
         existing = {a.volunteer_id: a for a in Assignment.objects.filter(need=need)}
         opened: list[Assignment] = []
         for volunteer in volunteers:
-            if volunteer.pk == need.requester_id:
-                raise DomainError("needs.volunteer.is_requester", _("不能派单给服务对象本人。"))
-            if (
-                volunteer.community is None
-                or volunteer.community.alliance_id != need.community.alliance_id
-            ):
-                raise DomainError(
-                    "needs.volunteer.outside",
-                    _("志愿者%(name)s不在本联盟内。") % {"name": volunteer.name},
-                    details={"volunteer": volunteer.pk},
-                )
-            _check_volunteer_active(volunteer, now)
-            if need.gender and volunteer.gender != need.gender:
-                raise DomainError(
-                    "needs.volunteer.gender",
-                    _("志愿者%(name)s不符合该需求的性别要求。") % {"name": volunteer.name},
-                    details={"volunteer": volunteer.pk},
-                )
+            _check_basics(need, volunteer, now)
+        # The pick meets the hard constraints now (one set of queries for all of them).
+        _check_pick(
+            need,
+            [v for v in volunteers if v.pk not in existing or existing[v.pk].state == A.EXPIRED],
+            now,
+        )
+        for volunteer in volunteers:
             why = (reasons or {}).get(volunteer.pk, [])
             current = existing.get(volunteer.pk)
             if current is None:

@@ -89,12 +89,18 @@ class PublishForm(forms.Form):
         help_text=_("例如：周三上午陪我去社区医院复查，需要推轮椅"),
         error_messages={"required": _("请说明需要什么帮助。")},
     )
-    pay_with_points = forms.BooleanField(label=_("用积分支付"), required=False)
+    pay_with_points = forms.BooleanField(
+        label=_("用积分支付"),
+        required=False,
+        help_text=_("勾选后，您为这次服务付积分给志愿者（志愿者另外照常获得服务时长积分）。"),
+    )
     points = forms.CharField(
         label=_("支付积分"),
         required=False,
         max_length=12,
-        help_text=_("志愿者接单时冻结，验收后支付给志愿者"),
+        help_text=_(
+            "志愿者接单时，从服务对象的积分中冻结这么多积分；验收后支付给志愿者，取消则全部退回。"
+        ),
         widget=forms.TextInput(attrs={"inputmode": "decimal"}),
     )
     on_behalf_of = OnBehalfChoice(
@@ -109,9 +115,16 @@ class PublishForm(forms.Form):
         *args: Any,
         types: QuerySet[NeedType],
         people: QuerySet[Person] | None = None,
+        available: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        if available is not None:
+            # How much the publisher has to pay with: the points they could have held now.
+            self.fields["points"].help_text = _(
+                "志愿者接单时，从服务对象的积分中冻结这么多积分；验收后支付给志愿者，"
+                "取消则全部退回。您现在可用的积分：%(n)s。"
+            ) % {"n": available}
         need_type = self.fields["need_type"]
         assert isinstance(need_type, forms.ModelChoiceField)
         need_type.queryset = types

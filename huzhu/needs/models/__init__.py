@@ -1,6 +1,15 @@
-"""The needs app's models: the demand library (types, needs, lines, history) and the service
-(offers, assignments, ratings)."""
+"""The needs app's models: the demand library (types, needs, lines, history), the service
+(offers, assignments, ratings) and complaints against a service."""
 
+from huzhu.needs.models.complaints import (
+    OPEN_COMPLAINT_STATES,
+    Complaint,
+    ComplaintCategory,
+    ComplaintDecision,
+    ComplaintEvent,
+    ComplaintLevel,
+    ComplaintState,
+)
 from huzhu.needs.models.needs import (
     EscalationLevel,
     GenderRequirement,
@@ -25,8 +34,15 @@ from huzhu.needs.models.tracking import (
 from huzhu.needs.states import AssignmentState, NeedState
 
 __all__ = [
+    "OPEN_COMPLAINT_STATES",
     "Assignment",
     "AssignmentState",
+    "Complaint",
+    "ComplaintCategory",
+    "ComplaintDecision",
+    "ComplaintEvent",
+    "ComplaintLevel",
+    "ComplaintState",
     "EscalationLevel",
     "Evidence",
     "EvidenceKind",

@@ -34,8 +34,19 @@ from huzhu.needs.forms.needs import (
     ReviewForm,
     add_domain_error,
 )
-from huzhu.needs.models import Assignment, AssignmentState, Need, NeedState
+from huzhu.needs.forms.tracking import EvidenceForm, MessageForm, SpotCheckForm
+from huzhu.needs.models import (
+    Assignment,
+    AssignmentState,
+    Evidence,
+    Need,
+    NeedState,
+    SpotCheck,
+    ThreadMessage,
+)
+from huzhu.timebank.models import Hold, Transaction
 from huzhu.timebank.money import format_points
+from huzhu.timebank.queries import held_of, own_account
 
 T = TypeVar("T")
 S = NeedState
@@ -145,6 +156,103 @@ def _events(need: Need) -> list[dict[str, Any]]:
     ]
 
 
+# Who wrote a message of the tracking thread, as the thread shows it.
+THREAD_ROLE_LABELS = {
+    states.REQUESTER: _("居民"),
+    states.VOLUNTEER: _("志愿者"),
+    "manager": _("管理员"),
+}
+
+
+def _thread(need: Need, actor: Person, holder: Assignment | None) -> list[dict[str, Any]]:
+    """The tracking thread's messages, oldest first, each with its author's role."""
+    roles: dict[int, str] = {}
+    if holder is not None:
+        roles[holder.volunteer_id] = states.VOLUNTEER
+    for pk in (need.published_by_id, need.requester_id):
+        if pk is not None:
+            roles[pk] = states.REQUESTER
+    rows = (
+        ThreadMessage.objects.filter(need=need)
+        .select_related("author")
+        .order_by("created_at", "id")
+    )
+    return [
+        {
+            "message": m,
+            "author": m.author.name,
+            "role": roles.get(m.author_id, "manager"),
+            "role_label": THREAD_ROLE_LABELS[roles.get(m.author_id, "manager")],
+            "mine": m.author_id == actor.pk,
+        }
+        for m in rows
+    ]
+
+
+def hold_status(need: Need) -> dict[str, Any] | None:
+    """The points a need paid with points holds from its requester (frozen at accept): held,
+    settled to the volunteer at confirmation, or released at a cancellation."""
+    if need.hold_id is None:
+        return None
+    hold = Hold.objects.filter(pk=need.hold_id).first()
+    if hold is None:
+        return None
+    if hold.released_at is None:
+        state, label = "held", _("已冻结，验收后支付给志愿者")
+    elif Transaction.objects.filter(idempotency_key=f"need:{need.pk}:pay").exists():
+        state, label = "settled", _("已支付给志愿者")
+    else:
+        state, label = "released", _("已退回服务对象账户")
+    return {
+        "hold": hold,
+        "state": state,
+        "label": label,
+        "amount": points_label(int(hold.amount)),
+        "at": hold.released_at or hold.created_at,
+    }
+
+
+def _tracking(
+    actor: Person, need: Need, holder: Assignment | None, may_manage: bool, viewer: bool
+) -> dict[str, Any]:
+    """What the page shows of tracking the service: the thread and its form to its members,
+    the evidence (thumbnails, downloads) to the members and the upload form to the serving
+    volunteer or a manager, the spot checks and their form to managers."""
+    from huzhu.needs.actions.tracking import EVIDENCE_STATES, SPOT_CHECK_STATES, thread_role
+
+    role = thread_role(actor, need)
+    member = role is not None
+    uploader = (holder is not None and holder.volunteer_id == actor.pk) or may_manage
+    return {
+        "thread_role": role,
+        "thread": _thread(need, actor, holder) if member else [],
+        "evidence": (
+            list(
+                Evidence.objects.filter(need=need)
+                .select_related("uploaded_by")
+                .order_by("created_at", "id")
+            )
+            if member
+            else []
+        ),
+        "spot_checks": (
+            list(
+                SpotCheck.objects.filter(need=need)
+                .select_related("manager")
+                .order_by("created_at", "id")
+            )
+            if viewer
+            else []
+        ),
+        "may_post": member,
+        "may_upload": member and uploader and need.state in EVIDENCE_STATES,
+        "may_spot_check": may_manage and need.state in SPOT_CHECK_STATES,
+        "message_form": MessageForm(),
+        "evidence_form": EvidenceForm(),
+        "spot_check_form": SpotCheckForm(),
+    }
+
+
 def render_detail(
     request: HttpRequest, need: Need, status: int = 200, **bound: forms.Form
 ) -> HttpResponse:
@@ -202,6 +310,12 @@ def render_detail(
         "decline_form": DeclineForm(),
         "no_show_form": NoShowForm(),
     }
+    context.update(_tracking(actor, need, holder, may_manage, viewer))
+    context["hold"] = hold_status(need) if (requester or viewer) else None
+    context["hold_pending"] = need.state in (S.SUBMITTED, S.APPROVED, S.OFFERED)
+    if requester and need.pay_with_points and need.state not in states.FINAL_STATES:
+        _balance, _held, available = held_of(own_account(need.requester))
+        context["requester_available"] = points_label(int(available))
     if context["may_offer"]:
         suggestions = suggest(actor, need)
         context["suggestions"] = suggestions

@@ -20,6 +20,7 @@ from huzhu.accounts.models import Person
 from huzhu.core.errors import DomainError
 from huzhu.needs import actions, queries
 from huzhu.needs.api.common import needs_qs, visible_need
+from huzhu.needs.complaint_queries import escalated_complaints
 from huzhu.needs.forms.needs import NoShowForm, OfferForm, ReviewForm
 from huzhu.needs.models import Need, NeedState
 from huzhu.needs.suggest import auto_offer, suggest
@@ -68,6 +69,10 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     )
 
 
+#: How many escalated complaints the escalated page lists before linking to the full list.
+ESCALATED_COMPLAINTS_SHOWN = 20
+
+
 @login_required
 def escalated(request: HttpRequest) -> HttpResponse:
     """超时上报: open needs handed up past their review or accept deadline."""
@@ -76,10 +81,18 @@ def escalated(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied(VIEW)
     qs = queries.escalated_needs(actor).select_related("building__community", "rating")
     page = page_of(request, qs)
+    # Complaints past their contact or result deadline, in the actor's handling scope (the
+    # full list, filtered and paginated, is the complaints page's "已上报" filter).
+    complaints = list(escalated_complaints(actor)[:ESCALATED_COMPLAINTS_SHOWN])
     return render(
         request,
         "needs/escalated.html",
-        {"page": page, "rows": [need_row(n) for n in page.object_list]},
+        {
+            "page": page,
+            "rows": [need_row(n) for n in page.object_list],
+            "complaints": complaints,
+            "more_complaints": len(complaints) == ESCALATED_COMPLAINTS_SHOWN,
+        },
     )
 
 

@@ -32,11 +32,13 @@ from huzhu.needs.views._common import (
     actor_of,
     need_row,
     page_of,
+    points_label,
     render_detail,
     require_party,
     run,
     succeeded,
 )
+from huzhu.timebank.queries import held_of, own_account
 
 S = NeedState
 PUBLISH_FOR = "needs.publish_for"
@@ -64,10 +66,13 @@ def need_create(request: HttpRequest) -> HttpResponse:
     """我要求助: type, date and time, description, pay with points."""
     actor = actor_of(request)
     types = NeedType.objects.filter(active=True).order_by("code")
+    people = _people(actor)
     form = PublishForm(
         request.POST if request.method == "POST" else None,
         types=types,
-        people=_people(actor),
+        people=people,
+        # Someone publishing only for themselves sees what they can pay with.
+        available=points_label(held_of(own_account(actor))[2]) if people is None else None,
         initial={"date": clock.today(), "duration": 60},
     )
     if request.method == "POST" and form.is_valid():
