@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -14,6 +14,9 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
 
 from huzhu.core.errors import DomainError
+
+if TYPE_CHECKING:
+    from huzhu.accounts.models import Person
 
 
 class BearerToken(HttpBearer):
@@ -137,3 +140,26 @@ def page_bounds(page: int, page_size: int) -> tuple[int, int]:
         )
     start = (page - 1) * page_size
     return start, start + page_size
+
+
+def actor_of(request: HttpRequest) -> Person:
+    """The signed-in person of an API request (the routers' auth has run); 403 otherwise."""
+    from huzhu.accounts.models import Person
+
+    user = request.user
+    if not isinstance(user, Person) or not user.is_authenticated:
+        raise PermissionDenied
+    return user
+
+
+def idempotency_key(request: HttpRequest, field: str | None) -> str:
+    """A write's idempotency key: the ``Idempotency-Key`` header, else the body field of that
+    name (for clients that cannot set headers); a clear error when there is neither."""
+    key = (request.headers.get("Idempotency-Key") or field or "").strip()
+    if not key:
+        raise DomainError(
+            "api.idempotency_key.required",
+            _("缺少幂等键：请在请求头 Idempotency-Key 中提供。"),
+            details={"header": "Idempotency-Key"},
+        )
+    return key

@@ -7,7 +7,6 @@ import datetime as dt
 from typing import Annotated, Any
 
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
@@ -15,7 +14,8 @@ from ninja import Field, Router, Schema
 from huzhu.accounts import policy
 from huzhu.accounts.api.schemas import NO_NUL
 from huzhu.accounts.models import Person
-from huzhu.core.api import PageIn, PageMeta
+from huzhu.core.api import PageIn, PageMeta, idempotency_key
+from huzhu.core.api import actor_of as actor_of
 from huzhu.core.errors import DomainError
 from huzhu.lockdown.actions.common import ORDER_FOR, RUN, VIEW, may_view
 from huzhu.lockdown.models import (
@@ -37,25 +37,8 @@ KEY_FIELD = Field(None, description="仅当无法发送请求头 Idempotency-Key
 Fen = Annotated[int, Field(ge=0, le=2_000_000_000)]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
-
-def actor_of(request: HttpRequest) -> Person:
-    from django.core.exceptions import PermissionDenied
-
-    user = request.user
-    if not isinstance(user, Person) or not user.is_authenticated:
-        raise PermissionDenied
-    return user
-
-
-def key_of(request: HttpRequest, field: str | None) -> str:
-    key = (request.headers.get("Idempotency-Key") or field or "").strip()
-    if not key:
-        raise DomainError(
-            "api.idempotency_key.required",
-            _("缺少幂等键：请在请求头 Idempotency-Key 中提供。"),
-            details={"header": "Idempotency-Key"},
-        )
-    return key
+# The API's idempotency key (header, else body field): one definition for every app.
+key_of = idempotency_key
 
 
 # --- schemas ---------------------------------------------------------------------------------

@@ -31,14 +31,14 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest
+from django.http import Http404
 from django.shortcuts import get_object_or_404
-from django.utils.translation import gettext as _
 from ninja import Router
 
 from huzhu.accounts import policy
 from huzhu.accounts.models import Person
-from huzhu.core.errors import DomainError
+from huzhu.core.api import actor_of as actor_of
+from huzhu.core.api import idempotency_key
 from huzhu.core.models import localized
 from huzhu.needs import states
 from huzhu.needs.actions.common import is_requester_party
@@ -60,23 +60,8 @@ _HOLDING = {AssignmentState.ACCEPTED, AssignmentState.COMPLETED, AssignmentState
 # The transitions a person can take (not the sweeper's alone), for ``NeedOut.next``.
 _PERSONAL = {n for n, t in states.TRANSITIONS.items() if t.parties != (states.SYSTEM,)}
 
-
-def actor_of(request: HttpRequest) -> Person:
-    user = request.user
-    if not isinstance(user, Person) or not user.is_authenticated:
-        raise PermissionDenied
-    return user
-
-
-def key_of(request: HttpRequest, field: str | None) -> str:
-    key = (request.headers.get("Idempotency-Key") or field or "").strip()
-    if not key:
-        raise DomainError(
-            "api.idempotency_key.required",
-            _("缺少幂等键：请在请求头 Idempotency-Key 中提供。"),
-            details={"header": "Idempotency-Key"},
-        )
-    return key
+# The API's idempotency key (header, else body field): one definition for every app.
+key_of = idempotency_key
 
 
 # --- fetching in scope -----------------------------------------------------------------------

@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
 from ninja import Router
 
-from huzhu.accounts.models import Person
+from huzhu.core.api import actor_of
 
 router = Router(tags=["timebank"])
 
-
-def actor_of(request: HttpRequest) -> Person:
-    user = request.user
-    if not isinstance(user, Person) or not user.is_authenticated:
-        raise PermissionDenied
-    return user
+__all__ = ["actor_of", "router"]

@@ -16,7 +16,7 @@ from ninja.responses import Status as Reply
 from huzhu.accounts import policy
 from huzhu.accounts.api.schemas import PathId
 from huzhu.accounts.models import Person
-from huzhu.core.api import ERRORS, PageIn, PageMeta, paginate
+from huzhu.core.api import ERRORS, PageIn, PageMeta, idempotency_key, paginate
 from huzhu.core.errors import DomainError
 from huzhu.orgs.models import Community
 from huzhu.timebank import queries
@@ -53,14 +53,7 @@ PAPER = "timebank.enter_paper"
 
 
 def _key(request: HttpRequest, field: str | None) -> str:
-    key = (request.headers.get("Idempotency-Key") or field or "").strip()
-    if not key:
-        raise DomainError(
-            "api.idempotency_key.required",
-            _("缺少幂等键：请在请求头 Idempotency-Key 中提供。"),
-            details={"header": "Idempotency-Key"},
-        )
-    return key
+    return idempotency_key(request, field)
 
 
 def _balance(account: Account | None) -> BalanceOut:

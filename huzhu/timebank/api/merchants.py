@@ -20,7 +20,7 @@ from huzhu.accounts import policy
 from huzhu.accounts.api.schemas import PathId
 from huzhu.accounts.models import Person
 from huzhu.core import clock
-from huzhu.core.api import ERRORS, PageIn, paginate
+from huzhu.core.api import ERRORS, PageIn, idempotency_key, paginate
 from huzhu.core.errors import DomainError
 from huzhu.orgs.models import Community
 from huzhu.timebank import qr
@@ -66,13 +66,7 @@ from huzhu.timebank.models import (
 
 
 def _key(request: HttpRequest, field: str | None) -> str:
-    key = (request.headers.get("Idempotency-Key") or field or "").strip()
-    if not key:
-        raise DomainError(
-            "api.idempotency_key.required",
-            _("缺少幂等键：请在请求头 Idempotency-Key 中提供。"),
-            details={"header": "Idempotency-Key"},
-        )
+    key = idempotency_key(request, field)
     if len(key) > actions.MAX_KEY_LENGTH:
         raise DomainError("timebank.key.too_long", _("幂等键过长。"))
     return key
