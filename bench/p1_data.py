@@ -17,12 +17,15 @@ The rows are drawn with numpy from one seed, so both databases hold the same cit
 
 The effective location columns (``loc_lat_e6``, ``loc_lon_e6``, ``loc_cell``) are written with
 the rows, computed by the application's own ``to_e6``/``location_cell``; after loading, a sample
-is recomputed with ``refresh_locations`` and must not change (else the run fails).
+is recomputed with ``refresh_locations`` and must not change (else the run fails). The match
+bits (``skill_bits``, ``slot_bits``) are computed by ``refresh_match_bits`` once skills and slots
+are loaded, and a sample is checked against the rows.
 
 Loading: PostgreSQL by ``COPY`` (foreign-key triggers skipped for the loading transaction, as
 ``pg_restore`` does), SQLite by ``executemany`` in one transaction; then ``ANALYZE``.
 The fingerprint (``VERSION`` and the size) is stored in the community's ``district``; a dataset
-with the right fingerprint and counts is reused, anything else is dropped and made again.
+with the right fingerprint and counts is reused, one of a version in ``UPGRADES`` is brought up to
+date in place (``_upgrade``), anything else is dropped and made again.
 """
 
 from __future__ import annotations
@@ -35,7 +38,9 @@ from typing import Any
 
 from bench.harness import BenchError, say, vacuum
 
-VERSION = "p1v3"
+VERSION = "p1v4"
+#: Older versions that differ only in what ``_upgrade`` adds (p1v3: no match bits).
+UPGRADES = ("p1v3",)
 ALLIANCE = "P1 基准联盟"
 CENTRE = (31.2304, 121.4737)  # People's Square
 HALF_LAT = 0.225  # ±25 km north–south
@@ -111,6 +116,10 @@ def city(size: int) -> City:
         if ok:
             say(f"  reusing the P1 city of {size:,} volunteers ({_vendor()}, {fingerprint})")
             return _load(found.alliance_id, size)
+        old = found.district.split(":")
+        if old[0] in UPGRADES and old[1:] == [str(size)] and ok_count(found.alliance_id, size):
+            _upgrade(found.alliance_id, fingerprint)
+            return _load(found.alliance_id, size)
         say(f"  the P1 city on {_vendor()} has another fingerprint or count: making it again")
         _drop(found.alliance_id)
     start = time.perf_counter()
@@ -140,6 +149,74 @@ def _skills() -> dict[str, int]:
     )
     out[STRENGTH[0]] = lifting.pk
     return out
+
+
+def ok_count(alliance_id: int, size: int) -> bool:
+    from huzhu.accounts.models import Person
+
+    return Person.objects.filter(community__alliance_id=alliance_id).count() == size + 1
+
+
+def _match_bits(alliance_id: int) -> None:
+    """``skill_bits``/``slot_bits`` of the city's people, from their rows (one SQL UPDATE)."""
+    from huzhu.accounts.models import Person, refresh_match_bits
+
+    refresh_match_bits(Person.objects.filter(community__alliance_id=alliance_id))
+
+
+def _upgrade(alliance_id: int, fingerprint: str) -> None:
+    """A city of an older version in :data:`UPGRADES`: add what it lacks (the match bits) by
+    an UPDATE instead of making it again, check a sample, and give it the new fingerprint."""
+    import numpy as np
+    from django.db import connection
+
+    from huzhu.accounts.models import Person
+    from huzhu.orgs.models import Community
+
+    t0 = time.perf_counter()
+    _match_bits(alliance_id)
+    if connection.vendor == "postgresql":
+        vacuum(*TABLES)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    pids = np.array(
+        Person.objects.filter(community__alliance_id=alliance_id).values_list("pk", flat=True)
+    )
+    _check_match_bits(pids, np.random.default_rng(SEED))
+    Community.objects.filter(alliance_id=alliance_id).update(district=fingerprint)
+    say(f"  upgraded the P1 city to {fingerprint} in {time.perf_counter() - t0:.1f} s")
+
+
+def _check_match_bits(pids: Any, rng: Any) -> None:
+    """The stored match bits are what the skill and slot rows say (a sample of 2,000)."""
+    from huzhu.accounts.models import (
+        AvailabilitySlot,
+        Person,
+        PersonSkill,
+        skill_bit,
+        slot_mask,
+    )
+
+    sample = [int(p) for p in rng.choice(pids, min(2_000, len(pids)), replace=False)]
+    want: dict[int, list[int]] = {pid: [0, 0] for pid in sample}
+    for pid, skill_id in PersonSkill.objects.filter(person_id__in=sample).values_list(
+        "person_id", "skill_id"
+    ):
+        want[pid][0] |= skill_bit(skill_id)
+    for pid, weekday, start, end in AvailabilitySlot.objects.filter(
+        person_id__in=sample
+    ).values_list("person_id", "weekday", "start_time", "end_time"):
+        want[pid][1] |= slot_mask(weekday, start, end)
+    got = {
+        pid: [a, b]
+        for pid, a, b in Person.objects.filter(pk__in=sample).values_list(
+            "pk", "skill_bits", "slot_bits"
+        )
+    }
+    wrong = [(pid, got.get(pid), bits) for pid, bits in want.items() if got.get(pid) != bits]
+    if wrong:
+        raise BenchError(f"P1: stored match bits differ from the rows: {wrong[:3]}")
 
 
 def _load(alliance_id: int, size: int) -> City:
@@ -415,6 +492,8 @@ def _seed(size: int) -> City:
                     lat_e6,
                     lon_e6,
                     location_cell(lat_e6, lon_e6),
+                    0,  # the match bits: refresh_match_bits below, once skills and slots exist
+                    0,
                 )
 
         load.rows(
@@ -443,6 +522,8 @@ def _seed(size: int) -> City:
                 "loc_lat_e6",
                 "loc_lon_e6",
                 "loc_cell",
+                "skill_bits",
+                "slot_bits",
             ),
             person_rows(),
         )
@@ -581,6 +662,8 @@ def _seed(size: int) -> City:
             ),
         )
         step(f"{total:,} slots + {len(off):,} days off")
+        _match_bits(alliance.pk)
+        step("match bits")
 
         requester = Person(
             name="P1 服务对象", community=communities[0], phone_hash=f"p1-requester-{size}"
@@ -600,6 +683,7 @@ def _seed(size: int) -> City:
             cursor.execute("ANALYZE")
         say(f"  ANALYZE {time.perf_counter() - t0:.1f} s")
     _check_locations(pids, rng)
+    _check_match_bits(pids, rng)
     return City(alliance.pk, [int(c) for c in cids], skill_ids, requester.pk, size, None)
 
 

@@ -10,8 +10,8 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Case, Exists, F, OuterRef, Subquery, Value, When
-from django.db.models.functions import Cast, Round
-from django.db.models.signals import post_save
+from django.db.models.functions import Cast, Coalesce, Round
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 
@@ -139,6 +139,14 @@ class Person(AbstractBaseUser, PermissionsMixin):
     loc_lat_e6 = models.IntegerField(null=True, blank=True, editable=False)
     loc_lon_e6 = models.IntegerField(null=True, blank=True, editable=False)
     loc_cell = models.IntegerField(null=True, blank=True, editable=False)
+    # Matching bit sets, denormalised from ``PersonSkill`` and ``AvailabilitySlot`` so that the
+    # candidate filter tests skills and the weekly pattern in the index: ``skill_bits`` has bit
+    # ``skill_id % 63`` of every skill held (``skill_bit``); ``slot_bits`` bit ``weekday * 8 +
+    # block`` of every three-hour block a weekly slot overlaps (``slot_mask``). Both are kept
+    # true by signals on those models and ``refresh_match_bits`` (bulk loads); a full ``save()``
+    # of a person never writes them (it may hold stale copies).
+    skill_bits = models.BigIntegerField(default=0, editable=False)
+    slot_bits = models.BigIntegerField(default=0, editable=False)
     status = models.CharField(
         _("状态"), max_length=10, choices=Status.choices, default=Status.ACTIVE
     )
@@ -173,6 +181,8 @@ class Person(AbstractBaseUser, PermissionsMixin):
                     "gender",
                     "community",
                     "id",
+                    "skill_bits",
+                    "slot_bits",
                 ],
                 condition=models.Q(is_active=True, loc_cell__isnull=False),
                 name="person_location_cell",
@@ -184,6 +194,17 @@ class Person(AbstractBaseUser, PermissionsMixin):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         update_fields = kwargs.get("update_fields")
+        if update_fields is None and not self._state.adding and not kwargs.get("force_insert"):
+            # The match bits are the skills' and slots' to write (see ``skill_bits``); deferred
+            # fields are left alone, as Django's own full save does.
+            deferred = self.get_deferred_fields()
+            update_fields = kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key
+                and f.name not in MATCH_BITS_FIELDS
+                and f.attname not in deferred
+            ]
         if update_fields is not None and not set(update_fields) & LOCATION_SOURCES:
             super().save(*args, **kwargs)  # e.g. last_login: the position cannot have changed
             return
@@ -356,6 +377,83 @@ def _community_saved(sender: Any, instance: Community, raw: bool = False, **kwar
         )
 
 
+# --- the denormalised match bits --------------------------------------------------------------
+
+MATCH_BITS_FIELDS = frozenset({"skill_bits", "slot_bits"})
+#: Bits of ``Person.skill_bits``: a skill sets bit ``skill_id % SKILL_BITS`` (63: the sign bit of
+#: a bigint stays clear). Two skills may share a bit; a superset test then keeps too many,
+#: never too few.
+SKILL_BITS = 63
+#: ``Person.slot_bits``: each weekday has ``DAY_BLOCKS`` blocks of ``BLOCK_HOURS`` hours.
+BLOCK_HOURS = 3
+DAY_BLOCKS = 24 // BLOCK_HOURS
+
+
+def skill_bit(skill_id: int) -> int:
+    return 1 << (skill_id % SKILL_BITS)
+
+
+def _seconds(moment: dt.time) -> int:
+    """Seconds since midnight; ``time.max`` stands for 24:00."""
+    if moment == dt.time.max:
+        return 24 * 3600
+    return moment.hour * 3600 + moment.minute * 60 + moment.second + (moment.microsecond > 0)
+
+
+def slot_mask(weekday: int, start: dt.time, end: dt.time) -> int:
+    """The ``slot_bits`` of [start, end) on ``weekday`` (``end`` ``time.max``: midnight): the
+    blocks it overlaps."""
+    lo, hi = start.hour * 3600 + start.minute * 60 + start.second, _seconds(end)
+    mask = 0
+    for block in range(DAY_BLOCKS):
+        if lo < (block + 1) * BLOCK_HOURS * 3600 and hi > block * BLOCK_HOURS * 3600:
+            mask |= 1 << (weekday * DAY_BLOCKS + block)
+    return mask
+
+
+class _BitSum(models.Aggregate):
+    """``SUM(DISTINCT 1 << n)``: the OR of the bits ``n`` (a sum of distinct powers of two)."""
+
+    function = "SUM"
+    template = "%(function)s(DISTINCT (CAST(1 AS BIGINT) << CAST(%(expressions)s AS INTEGER)))"
+    output_field = models.BigIntegerField()
+
+
+def _bits(rows: models.QuerySet[Any], bit: Any) -> Coalesce:
+    per = rows.order_by().values("person_id").annotate(bits=_BitSum(bit)).values("bits")
+    return Coalesce(Subquery(per, output_field=models.BigIntegerField()), Value(0))
+
+
+def refresh_match_bits(people: models.QuerySet[Person] | None = None) -> int:
+    """Recompute ``skill_bits``/``slot_bits`` of ``people`` (default: everybody) in one SQL
+    ``UPDATE``; for changes that bypass the models' ``save()``/``delete()`` (``bulk_create``,
+    ``update()``, data loads). Returns the people updated."""
+    skills = _bits(
+        PersonSkill.objects.filter(person_id=OuterRef("pk")), F("skill_id") % Value(SKILL_BITS)
+    )
+    slots: Any = Value(0)
+    for block in range(DAY_BLOCKS):
+        overlapping = AvailabilitySlot.objects.filter(
+            person_id=OuterRef("pk"), end_time__gt=dt.time(block * BLOCK_HOURS)
+        )
+        if block + 1 < DAY_BLOCKS:
+            overlapping = overlapping.filter(start_time__lt=dt.time((block + 1) * BLOCK_HOURS))
+        slots = slots + _bits(overlapping, F("weekday") * Value(DAY_BLOCKS) + Value(block))
+    target = (
+        Person.objects.all()
+        if people is None
+        else Person.objects.filter(pk__in=people.values("pk"))
+    )
+    return target.update(skill_bits=skills, slot_bits=slots)
+
+
+def _refresh_bits_of(instance: Any, raw: bool = False, **kwargs: Any) -> None:
+    """A skill or weekly slot was saved or deleted: its person's bits again."""
+    if raw:
+        return
+    refresh_match_bits(Person.objects.filter(pk=instance.person_id))
+
+
 class Skill(TimeStampedModel):
     """An entry of the editable skill taxonomy."""
 
@@ -499,6 +597,15 @@ class AvailabilityException(TimeStampedModel):
         ordering = ["date"]
         # Matching: the days off and extra hours of one date.
         indexes = [models.Index(fields=["date", "person"], name="availability_exception_day")]
+
+
+for _model in (PersonSkill, AvailabilitySlot):
+    post_save.connect(
+        _refresh_bits_of, sender=_model, dispatch_uid=f"accounts.bits.{_model.__name__}"
+    )
+    post_delete.connect(
+        _refresh_bits_of, sender=_model, dispatch_uid=f"accounts.bits_gone.{_model.__name__}"
+    )
 
 
 class Role(models.TextChoices):

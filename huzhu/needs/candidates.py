@@ -9,7 +9,10 @@ Three steps, each a function:
   (some weekly slot of that weekday overlaps the window, no day off) and a bounding box around
   the need's place. The place is each person's stored position (``Person.loc_lat_e6`` /
   ``loc_lon_e6`` / ``loc_cell``: own, else building, else community coordinates, kept true by
-  the accounts models), searched by grid cell on the index ``person_location_cell``.
+  the accounts models), searched by grid cell on the index ``person_location_cell``. Skills
+  and the weekly pattern are tested first on the person's match bits in that index
+  (``Person.skill_bits`` / ``slot_bits``, superset tests), so that the per-person lookups run
+  only for the few who pass; people with extra hours on the need's date are added by id.
 * :func:`nearest_candidates` — the nearest ``POOL_SIZE`` of them, searched in widening circles:
   what :func:`~huzhu.needs.suggest.ranked` scores, so that a need among a million volunteers
   loads the facts of about a hundred.
@@ -44,6 +47,7 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
+    Func,
     IntegerField,
     OuterRef,
     Q,
@@ -53,12 +57,15 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import Combinable, CombinedExpression
 from django.db.models.functions import Cast, Coalesce
+from django.db.models.lookups import Exact, GreaterThan
 from django.utils import timezone
 
 from huzhu.accounts.models import (
     CELL_ROW,
     MICRO,
+    SKILL_BITS,
     AvailabilityException,
     AvailabilitySlot,
     Certificate,
@@ -71,6 +78,8 @@ from huzhu.accounts.models import (
     Status,
     cell_column,
     cell_row,
+    skill_bit,
+    slot_mask,
 )
 from huzhu.core import clock
 from huzhu.needs.matching import Candidate, NeedSpec
@@ -111,6 +120,8 @@ PERSON_FIELDS = (
 POOL_SIZE = 100
 #: :func:`nearest_candidates` looks within this fraction (1/n) of the need's radius first.
 FIRST_RING = 8
+#: The second circle is this much wider than the density of the first one says.
+MARGIN = 1.15
 #: Fewer volunteers than this in the first circle say too little about the density: the next
 #: circle is then three times as wide.
 MIN_SEEN = 8
@@ -297,7 +308,11 @@ def _window_dates(need: Need) -> list[dt.date]:
 def _availability_filter(need: Need) -> Q | None:
     """A loose test that never drops a volunteer the core finds available: for a window inside
     one local day, some weekly slot of that weekday overlaps it and the day is not taken off, or
-    an extra-hours exception that day overlaps it. Longer windows are left to the core."""
+    an extra-hours exception that day overlaps it. Longer windows are left to the core.
+
+    The weekly slot is tested first on the person's ``slot_bits`` (the three-hour blocks of the
+    window's weekday it overlaps: read from the index, a superset of the slot test), then by the
+    slot itself; the (few) people with extra hours that day come in by id."""
     dates = _window_dates(need)
     if len(dates) != 1:
         return None
@@ -312,14 +327,36 @@ def _availability_filter(need: Need) -> Q | None:
     day_off = AvailabilityException.objects.filter(
         person=OuterRef("pk"), date=day, available=False, start_time__isnull=True
     )
-    extra = AvailabilityException.objects.filter(
-        person=OuterRef("pk"), date=day, available=True
-    ).filter(
+    extra = AvailabilityException.objects.filter(date=day, available=True).filter(
         Q(start_time__isnull=True)
         | Q(end_time__isnull=True)
         | Q(start_time__lt=end, end_time__gt=start)
     )
-    return (Q(Exists(slot)) & ~Q(Exists(day_off))) | Q(Exists(extra))
+    weekly: Any = GreaterThan(F("slot_bits").bitand(slot_mask(day.weekday(), start, end)), 0)
+    return (Q(weekly) & Q(Exists(slot)) & ~Q(Exists(day_off))) | Q(pk__in=extra.values("person_id"))
+
+
+class LeftShift(Func):
+    """``CAST(a AS BIGINT) << CAST(b AS INTEGER)`` (PostgreSQL and SQLite)."""
+
+    template = "(CAST(%(expressions)s AS INTEGER))"
+    arg_joiner = " AS BIGINT) << CAST("
+    output_field = BigIntegerField()
+
+
+def _held(skill: Any) -> Q:
+    """``skill`` (a pk, or an expression giving one) is held, given that the person's
+    ``skill_bits`` has its bit: true at once (one uncorrelated ``NOT EXISTS``, evaluated once per
+    query) when no other skill of the taxonomy shares the bit, else the ``EXISTS`` of the row."""
+    residue = Value(skill) if isinstance(skill, int) else skill
+    sharing = (
+        Skill.objects.alias(residue=F("pk") % Value(SKILL_BITS))
+        .filter(residue=residue % Value(SKILL_BITS))
+        .exclude(pk=skill)
+    )
+    return ~Q(Exists(sharing)) | Q(
+        Exists(PersonSkill.objects.filter(person=OuterRef("pk"), skill_id=skill))
+    )
 
 
 def active_count() -> Coalesce:
@@ -341,6 +378,7 @@ def candidate_queryset(
     load_limit: int = DEFAULT_LOAD_LIMIT,
     radius_m: int | None = None,
     skills: list[Skill] | None = None,
+    placed: bool = True,
 ) -> QuerySet[Person]:
     """The volunteers who may serve ``need`` as far as SQL can tell (see the module doc).
 
@@ -348,7 +386,9 @@ def candidate_queryset(
     key; the loose ones (availability, the bounding box) only ever keep too many, never too few.
     The place: the stored position (``Person.loc_*``) in the grid cells around the need
     (``radius_m``: a smaller circle than the need's, for :func:`nearest_candidates`).
-    ``skills``: the need type's skills, when the caller has them already.
+    ``skills``: the need type's skills, when the caller has them already. ``placed=False``:
+    without the location filter (nor an order), for a caller that adds it (the same query for
+    several circles, built once).
     """
     now = at or clock.now()
     if skills is None:
@@ -369,8 +409,14 @@ def candidate_queryset(
     qs = qs.exclude(
         Exists(Assignment.objects.filter(need=need, volunteer=OuterRef("pk"), state=A.DECLINED))
     )
+    mask = 0
     for skill in skills:
-        qs = qs.filter(Exists(PersonSkill.objects.filter(person=OuterRef("pk"), skill=skill)))
+        mask |= skill_bit(skill.pk)
+    if mask:
+        # Every skill at once, from the index (``Person.skill_bits``; a superset test).
+        qs = qs.filter(Exact(F("skill_bits").bitand(mask), mask))
+    for skill in skills:
+        qs = qs.filter(_held(skill.pk))
         if skill.code in certified:
             qs = qs.filter(
                 Exists(
@@ -383,11 +429,14 @@ def candidate_queryset(
         qs = qs.filter(gender=need.gender)
     if need.needs_strength:
         # The skill's id as a subquery rather than a join on its code: the planner then
-        # estimates it as one skill of many and does not start from its (many) holders.
-        strong = Skill.objects.filter(code=STRENGTH_SKILL).values("pk")[:1]
-        qs = qs.filter(
-            Exists(PersonSkill.objects.filter(person=OuterRef("pk"), skill_id=Subquery(strong)))
+        # estimates it as one skill of many and does not start from its (many) holders. No
+        # such skill: the bit is NULL and nobody is strong.
+        strong = Subquery(Skill.objects.filter(code=STRENGTH_SKILL).values("pk")[:1])
+        bit = LeftShift(Value(1), strong % Value(SKILL_BITS))
+        both = CombinedExpression(
+            F("skill_bits"), Combinable.BITAND, bit, output_field=BigIntegerField()
         )
+        qs = qs.filter(Exact(both, bit)).filter(_held(strong))
     qs = qs.exclude(
         Exists(
             Assignment.objects.filter(
@@ -401,10 +450,12 @@ def candidate_queryset(
     available = _availability_filter(need)
     if available is not None:
         qs = qs.filter(available)
+    qs = qs.alias(active_now=active_count()).filter(active_now__lt=load_limit)
+    if not placed:
+        return qs
     where = need_location(need)
     if where is not None:
         qs = qs.filter(near(where[0], where[1], need.radius_m if radius_m is None else radius_m))
-    qs = qs.alias(active_now=active_count()).filter(active_now__lt=load_limit)
     return qs.order_by("pk")
 
 
@@ -436,13 +487,12 @@ def nearest_candidates(
         proxy = distance_proxy(where[0], where[1])
         radius = max(1, need.radius_m // FIRST_RING)
         ids = []
+        base = candidate_queryset(
+            need, at=now, load_limit=load_limit, skills=skills, placed=False
+        ).annotate(proxy=proxy)
         for attempt in range(3):
-            qs = candidate_queryset(
-                need, at=now, load_limit=load_limit, radius_m=radius, skills=skills
-            )
-            rows = list(
-                qs.annotate(proxy=proxy).order_by("proxy", "pk").values_list("pk", "proxy")[:pool]
-            )
+            qs = base.filter(near(where[0], where[1], radius))
+            rows = list(qs.order_by("proxy", "pk").values_list("pk", "proxy")[:pool])
             ids = [pid for pid, _ in rows]
             if radius >= need.radius_m:
                 break
@@ -452,7 +502,7 @@ def nearest_candidates(
                 break
             if attempt == 0 and inside >= MIN_SEEN:
                 # The circle that should hold ``pool`` at the density seen, and a margin.
-                radius = min(need.radius_m, math.ceil(radius * 1.15 * math.sqrt(pool / inside)))
+                radius = min(need.radius_m, math.ceil(radius * MARGIN * math.sqrt(pool / inside)))
             elif attempt == 0:
                 radius = min(need.radius_m, radius * 3)
             else:

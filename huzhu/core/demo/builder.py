@@ -494,11 +494,13 @@ class _Loader:
 
     def needs(self) -> None:
         """The need types and the demo resident's needs in each state (see demo/needs.py)."""
-        from huzhu.accounts.models import refresh_locations
+        from huzhu.accounts.models import refresh_locations, refresh_match_bits
         from huzhu.core.demo.needs import load_needs
 
-        # Matching reads the denormalised positions, which bulk inserts do not fill.
+        # Matching reads the denormalised positions and match bits, which bulk inserts do not
+        # fill.
         refresh_locations()
+        refresh_match_bits()
         by_phone = {p.person.phone: p.person for p in self.pending}
         logins = {login.key: by_phone[login.phone] for login in LOGINS if login.phone in by_phone}
         for key, n in load_needs(logins=logins).items():
