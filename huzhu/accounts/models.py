@@ -145,8 +145,10 @@ class Person(AbstractBaseUser, PermissionsMixin):
     # block`` of every three-hour block a weekly slot overlaps (``slot_mask``). Both are kept
     # true by signals on those models and ``refresh_match_bits`` (bulk loads); a full ``save()``
     # of a person never writes them (it may hold stale copies).
-    skill_bits = models.BigIntegerField(default=0, editable=False)
-    slot_bits = models.BigIntegerField(default=0, editable=False)
+    # (a database default too: bulk loads in SQL — benchmarks, imports — that do not name these
+    # columns get 0, then refresh_match_bits fills them)
+    skill_bits = models.BigIntegerField(default=0, db_default=0, editable=False)
+    slot_bits = models.BigIntegerField(default=0, db_default=0, editable=False)
     status = models.CharField(
         _("状态"), max_length=10, choices=Status.choices, default=Status.ACTIVE
     )
