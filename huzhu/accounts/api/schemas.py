@@ -30,6 +30,10 @@ from huzhu.core.api import PageMeta
 # Ids stay within what every database and JavaScript client can hold.
 MAX_ID = 2**53 - 1
 NO_NUL = r"^[^\x00]*$"
+# A write's idempotency key in a body (``idempotency_key``), for clients that cannot send the
+# ``Idempotency-Key`` header; every app's API uses these two.
+Key = Annotated[str, Field(min_length=1, max_length=128, pattern=NO_NUL)]
+KEY_FIELD = Field(None, description="仅当无法发送请求头 Idempotency-Key 时使用")
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 PathId = PathEx[int, P(ge=1, le=MAX_ID)]

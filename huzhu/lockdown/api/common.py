@@ -12,7 +12,9 @@ from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
 
 from huzhu.accounts import policy
+from huzhu.accounts.api.schemas import KEY_FIELD as KEY_FIELD
 from huzhu.accounts.api.schemas import NO_NUL
+from huzhu.accounts.api.schemas import Key as Key
 from huzhu.accounts.models import Person
 from huzhu.core.api import PageIn, PageMeta, idempotency_key
 from huzhu.core.api import actor_of as actor_of
@@ -32,8 +34,6 @@ from huzhu.lockdown.models import (
 
 router = Router(tags=["lockdown"])
 
-Key = Annotated[str, Field(min_length=1, max_length=128, pattern=NO_NUL)]
-KEY_FIELD = Field(None, description="仅当无法发送请求头 Idempotency-Key 时使用")
 Fen = Annotated[int, Field(ge=0, le=2_000_000_000)]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

@@ -10,15 +10,15 @@ from typing import Annotated
 
 from ninja import Field, Schema
 
+from huzhu.accounts.api.schemas import KEY_FIELD as KEY_FIELD
 from huzhu.accounts.api.schemas import NO_NUL, Id
+from huzhu.accounts.api.schemas import Key as Key
 from huzhu.core.api import PageIn, PageMeta
 
 MAX_POINTS = 10**12
-Key = Annotated[str, Field(min_length=1, max_length=128, pattern=NO_NUL)]
 # Reasons and comments are checked by the actions (empty → "请填写此项。" with the field name),
 # so the schema only bounds their size.
 Reason = Annotated[str, Field(max_length=2000, pattern=NO_NUL)]
-KEY_FIELD = Field(None, description="仅当无法发送请求头 Idempotency-Key 时使用")
 
 
 # --- the taxonomy ----------------------------------------------------------------------------
