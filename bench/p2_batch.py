@@ -1,8 +1,9 @@
 """P2: batch assignment of 200 needs to 2,000 volunteers (ARCHITECTURE.md P2, issue 5).
 
 candidate: ``huzhu.needs.matching.assign_batch`` — the minimum-cost assignment with a fairness
-           term (numpy table of eligible pairs, scipy ``linear_sum_assignment``, repair of
-           overlapping needs given to one volunteer) — and the reasons of every assignment
+           term (numpy table of eligible pairs, scipy's sparse
+           ``min_weight_full_bipartite_matching``, repair of overlapping needs given to one
+           volunteer) — and the reasons of every assignment
            (``Plan.suggestions()``: score, components and reasons of each of the ~200 pairs, as
            the manager's batch page shows them).
 baseline:  ``huzhu.needs.matching.greedy_nearest_first`` — each need in turn takes the nearest

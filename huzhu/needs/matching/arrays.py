@@ -373,12 +373,14 @@ class PairTable:
         keep = metres <= radius[rows]
 
         # --- requester and declined, on the few pairs left ---------------------------------
-        barred = [
-            i * m + pool.index[cid]
-            for i, need in enumerate(needs)
-            for cid in need.declined_by | ({need.requester_id} - {None})
-            if cid in pool.index
-        ]
+        index = pool.index
+        barred: list[int] = []
+        for i, need in enumerate(needs):
+            if need.requester_id is not None and (j := index.get(need.requester_id)) is not None:
+                barred.append(i * m + j)
+            for cid in need.declined_by:  # a duplicate of the requester is dropped twice: harmless
+                if (j := index.get(cid)) is not None:
+                    barred.append(i * m + j)
         rows, cols, metres = rows[keep], cols[keep], metres[keep]
         pair_key = rows * m + cols
         order = np.argsort(pair_key, kind="stable")

@@ -9,11 +9,13 @@ extra need on the same person costs more (DOMAIN.md "fairness (spread load)"). A
 cost is the sum of these over its assignments.
 
 Solve. Columns of the cost matrix are volunteer slots (a volunteer repeated up to its capacity,
-each copy with its slot's fairness cost); ineligible pairs get a cost larger than any whole plan,
-so ``scipy.optimize.linear_sum_assignment`` first assigns as many needs as possible, then
-minimises cost. Overlapping windows are not expressible in an assignment problem, so a volunteer
-given overlapping needs keeps the cheapest non-overlapping ones and the rest are solved again
-(with that volunteer barred from windows overlapping what it kept) until nothing changes.
+each copy with its slot's fairness cost). The matrix is sparse (only eligible pairs are entries)
+and each need has its own "left out" column costing more than any whole plan, so
+``scipy.sparse.csgraph.min_weight_full_bipartite_matching`` first assigns as many needs as
+possible, then minimises cost. Overlapping windows are not expressible in an assignment
+problem, so a volunteer given overlapping needs keeps the cheapest non-overlapping ones and the
+rest are solved again (with that volunteer barred from windows overlapping what it kept) until
+nothing changes.
 Without such a repair the result is optimal; with one it is compared with the greedy baseline and
 the better plan is returned, so a plan is never worse than greedy nearest-first.
 
@@ -33,7 +35,8 @@ from typing import NamedTuple
 
 import numpy as np
 from django.utils import timezone
-from scipy.optimize import linear_sum_assignment
+from scipy.sparse import csr_array
+from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
 from huzhu.needs.matching.arrays import BoolArray, CandidatePool, FloatArray, IntArray, PairTable
 from huzhu.needs.matching.model import (
@@ -423,12 +426,24 @@ def _solve(table: PairTable, fairness: float) -> tuple[dict[int, int], int, bool
         k = np.arange(len(pair_of)) - np.repeat(np.cumsum(reps) - reps, reps)
         owner = p_cols[pair_of]
         entry = p_cost[pair_of] + fairness * (table.active[owner] + taken[owner] + k)
-        # larger than any whole plan: the solver places as many needs as it can, then saves cost
-        forbidden = (float(entry.max()) + 1.0) * (len(need_ids) + 1)
-        matrix = np.full((len(need_ids), int(slots.sum())), forbidden)
-        matrix[row_local[pair_of], col_start[inverse[pair_of]] + k] = entry
-        r_idx, c_idx = linear_sum_assignment(matrix)
-        real = matrix[r_idx, c_idx] < forbidden
+        # Sparse min-cost full matching: every need also has its own "left out" column that
+        # costs more than any whole plan, so the solver first places as many needs as it can,
+        # then saves cost. Real entries are shifted by 1 (an edge must weigh non-zero; every row
+        # is matched once, so the shift adds the same to every matching).
+        n_rows, n_cols = len(need_ids), int(slots.sum())
+        left_out = (float(entry.max()) + 2.0) * (n_rows + 1)
+        graph = csr_array(
+            (
+                np.concatenate([entry + 1.0, np.full(n_rows, left_out)]),
+                (
+                    np.concatenate([row_local[pair_of], np.arange(n_rows)]),
+                    np.concatenate([col_start[inverse[pair_of]] + k, n_cols + np.arange(n_rows)]),
+                ),
+            ),
+            shape=(n_rows, n_cols + n_rows),
+        )
+        r_idx, c_idx = min_weight_full_bipartite_matching(graph)
+        real = c_idx < n_cols
         got_i = need_ids[r_idx[real]]
         got_j = np.repeat(vols, slots)[c_idx[real]]
         if len(got_i) == 0:

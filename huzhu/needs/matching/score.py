@@ -121,7 +121,7 @@ def _value(need: NeedSpec, cand: Candidate, weights: Weights, metres: int) -> fl
 
 
 def _availability_reason(need: NeedSpec, cover: Interval, tz: tzinfo | None = None) -> Reason:
-    local = timezone.localtime(need.start, tz)
+    local = need.start.astimezone(tz or timezone.get_current_timezone())
     return Reason(
         "availability",
         {
@@ -151,8 +151,10 @@ def explain(
     reasons = [Reason("distance", {"metres": metres, "radius_m": need.radius_m})]
     if need.certifications:
         reasons.append(Reason("certification", {"certifications": sorted(need.certifications)}))
-    if need.skills and not need.skills <= need.certifications:
-        reasons.append(Reason("skill", {"skills": sorted(need.skills - need.certifications)}))
+    if need.skills:
+        skills = need.skills - need.certifications if need.certifications else need.skills
+        if skills:
+            reasons.append(Reason("skill", {"skills": sorted(skills)}))
     if cover is not None:
         reasons.append(_availability_reason(need, cover, tz))
     rating_facts: dict[str, object] = {
