@@ -43,6 +43,7 @@ BENCHMARKS: dict[str, str] = {
     "P3": "bench.p3_ledger",
     "P4": "bench.p4_ledger",
     "P6": "bench.p6_broadcast",
+    "P7": "bench.p7_intake",
 }
 
 

@@ -22,6 +22,8 @@ def _mount() -> None:
     from huzhu.accounts.api import router as accounts_router
     from huzhu.accounts.roster_api import router as roster_router
     from huzhu.audit.api import router as audit_router
+    from huzhu.documents.api import router as documents_router
+    from huzhu.helpdesk.api import router as helpdesk_router
     from huzhu.lockdown.api import router as lockdown_router
     from huzhu.needs.api import router as needs_router
     from huzhu.notify.api import router as notify_router
@@ -36,6 +38,8 @@ def _mount() -> None:
     api.add_router("v1/", timebank_router)
     api.add_router("v1/", needs_router)
     api.add_router("v1/", lockdown_router)
+    api.add_router("v1/", helpdesk_router)
+    api.add_router("v1/", documents_router)
 
 
 _mount()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -52,6 +53,13 @@ if PRODUCTION:
     ):
         if not _value:
             raise ImproperlyConfigured(f"{_name} must be set when HUZHU_ENV=production")
+    for _name, _value, _dev in (
+        ("HUZHU_SECRET_KEY", SECRET_KEY, _DEV_SECRET),
+        ("HUZHU_PII_KEYS", HUZHU_PII_KEYS, _DEV_PII_KEYS),
+        ("HUZHU_PII_INDEX_KEY", HUZHU_PII_INDEX_KEY, _DEV_PII_INDEX_KEY),
+    ):
+        if _value == _dev:
+            raise ImproperlyConfigured(f"{_name} is the development key; set your own")
 
 ALLOWED_HOSTS = [
     h.strip() for h in env("HUZHU_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h
@@ -75,6 +83,8 @@ INSTALLED_APPS = [
     "huzhu.timebank",
     "huzhu.needs",
     "huzhu.lockdown",
+    "huzhu.documents",
+    "huzhu.helpdesk",
     "django_tasks",
     "django_tasks_db",
 ]
@@ -89,6 +99,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "huzhu.core.middleware.RequestContextMiddleware",
+    "huzhu.core.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -175,6 +186,28 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Cache: rate-limit counters (login attempts). The default is per process ("locmem://"); with
+# several server processes use a shared one: "file:///var/lib/huzhu/cache" (one host) or
+# "redis://host:6379/0" (needs the redis package).
+HUZHU_CACHE_URL = env("HUZHU_CACHE_URL", "locmem://")
+if HUZHU_CACHE_URL.startswith("locmem://"):
+    _cache: dict[str, Any] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+elif HUZHU_CACHE_URL.startswith("file://"):
+    _cache = {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": HUZHU_CACHE_URL.removeprefix("file://"),
+    }
+elif HUZHU_CACHE_URL.startswith(("redis://", "rediss://")):
+    _cache = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": HUZHU_CACHE_URL}
+else:
+    raise ImproperlyConfigured("HUZHU_CACHE_URL must start with locmem://, file:// or redis://")
+CACHES = {"default": _cache}
+# Failed sign-ins (page and API) allowed per phone number and per client IP within the window;
+# past them the sign-in answers 429 with Retry-After until the window ends.
+HUZHU_LOGIN_MAX_FAILURES_PER_PHONE = int(env("HUZHU_LOGIN_MAX_FAILURES_PER_PHONE", "5"))
+HUZHU_LOGIN_MAX_FAILURES_PER_IP = int(env("HUZHU_LOGIN_MAX_FAILURES_PER_IP", "30"))
+HUZHU_LOGIN_WINDOW_SECONDS = int(env("HUZHU_LOGIN_WINDOW_SECONDS", "900"))
+
 # Background tasks (django-tasks). "immediate" runs a task in the web process right after the
 # transaction commits (the demo, the tests); "database" queues it for `manage.py db_worker`.
 HUZHU_TASKS_BACKEND = env("HUZHU_TASKS_BACKEND", "immediate")
@@ -198,15 +231,65 @@ EMAIL_BACKEND = env("HUZHU_EMAIL_BACKEND", "django.core.mail.backends.console.Em
 # Number of rows per page in lists.
 HUZHU_PAGE_SIZE = int(env("HUZHU_PAGE_SIZE", "25"))
 
-LOGGING = {
+# Every handler carries the PII filter (huzhu.core.logging.MaskPIIFilter): phone and ID numbers
+# are masked before a record is written anywhere. Django's own handlers (error mails to ADMINS,
+# runserver's request lines) are redefined here so that they carry it too.
+HUZHU_LOG_LEVEL = env("HUZHU_LOG_LEVEL", "WARNING").upper()
+# Also write the project's and django.request's records (at HUZHU_LOG_FILE_LEVEL) to this file;
+# `make test` sets it and scans the file afterwards (python -m huzhu.core.logscan).
+HUZHU_LOG_FILE = env("HUZHU_LOG_FILE", "")
+HUZHU_LOG_FILE_LEVEL = env("HUZHU_LOG_FILE_LEVEL", "DEBUG").upper()
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"pii": {"()": "huzhu.core.logging.MaskPIIFilter"}},
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "filters": ["pii"]},
+    "filters": {
+        "pii": {"()": "huzhu.core.logging.MaskPIIFilter"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
     },
-    "root": {"handlers": ["console"], "level": env("HUZHU_LOG_LEVEL", "WARNING")},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["pii"], "level": HUZHU_LOG_LEVEL},
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "filters": ["require_debug_false", "pii"],
+            "level": "ERROR",
+        },
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["pii"],
+            "level": "INFO",
+        },
+    },
+    "root": {"handlers": ["console"], "level": HUZHU_LOG_LEVEL},
+    "loggers": {
+        "django": {"handlers": ["mail_admins"], "level": "INFO"},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
 }
+if HUZHU_LOG_FILE:
+    Path(HUZHU_LOG_FILE).parent.mkdir(parents=True, exist_ok=True)
+    LOGGING["handlers"]["file"] = {
+        "class": "logging.FileHandler",
+        "filename": HUZHU_LOG_FILE,
+        "formatter": "plain",
+        "filters": ["pii"],
+        "level": HUZHU_LOG_FILE_LEVEL,
+        "encoding": "utf-8",
+    }
+    LOGGING["root"]["handlers"].append("file")
+    LOGGING["loggers"]["huzhu"] = {"level": HUZHU_LOG_FILE_LEVEL}
+    LOGGING["loggers"]["django.request"] = {"level": HUZHU_LOG_FILE_LEVEL}
+# Error reports (admin mails, the debug page) hide PII-bearing fields and mask numbers.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "huzhu.core.logging.PIIExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "huzhu.core.logging.PIIExceptionReporter"
 
 # Notifications (huzhu.notify) ------------------------------------------------------------------
 # External channels of the notify app; see docs/configuration.md. Sending happens in the

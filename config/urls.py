@@ -17,6 +17,8 @@ urlpatterns = [
     path("timebank/", include("huzhu.timebank.urls")),
     path("needs/", include("huzhu.needs.urls")),
     path("lockdown/", include("huzhu.lockdown.urls")),
+    path("documents/", include("huzhu.documents.urls")),
+    path("helpdesk/", include("huzhu.helpdesk.urls")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),
 ]

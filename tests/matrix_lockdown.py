@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from tests.matrix_common import BH, BM, DA, EVERYONE, FO, GL, GM, Rule
+from tests.matrix_common import ALL, BH, BM, DA, EVERYONE, FO, GL, GM, Rule
 
 RESIDENT = "resident"
 VOLUNTEER = "volunteer"
@@ -98,6 +98,20 @@ def _order(world: Any, cast: Any, own: bool) -> Any:
     return _group_buy(world, cast, own, "ordered").orders.get()
 
 
+def _payment(world: Any, cast: Any, own: bool) -> Any:
+    """A payment for the resident's order, recorded by the buy's leader."""
+    from huzhu.lockdown import actions
+
+    order = _order(world, cast, own)
+    return actions.record_payment(
+        actor=cast.group_leader if own else cast.outsider,
+        order=order,
+        method="cash",
+        amount_fen=5800,
+        key="matrix-paid",
+    )
+
+
 def _delivery(world: Any, cast: Any, own: bool, step: str) -> Any:
     from huzhu.lockdown.models import Delivery
 
@@ -163,6 +177,7 @@ OBJECTS: dict[str, Callable[[Any, Any, bool], Any]] = {
         for step in STEPS
     },
     "group_buy_order": _order,
+    "group_buy_payment": _payment,
     "group_buy_delivery_assigned": lambda w, c, own: _delivery(w, c, own, "assigned"),
     "group_buy_delivery_delivered": lambda w, c, own: _delivery(w, c, own, "delivered"),
 }
@@ -202,6 +217,10 @@ API_RULES: dict[str, Rule] = {
     "POST /api/v1/lockdown/orders/{order_id}/payments": Rule(
         "group_buy_order", PAYERS, method="POST", data=_key(method="wechat", amount_fen=5800)
     ),
+    "POST /api/v1/lockdown/payments/{payment_id}/reverse": Rule(
+        "group_buy_payment", PAYERS, method="POST", data=_key(reason="金额登记错了")
+    ),
+    f"GET {GB}/payments": Rule("group_buy_ordered", PAYERS),
     f"POST {GB}/shortages": Rule("group_buy_closed", RUNNERS, method="POST", data=_shortage_body),
     f"POST {GB}/substitutions": Rule(
         "group_buy_closed", RUNNERS, method="POST", data=_substitution_body
@@ -211,6 +230,7 @@ API_RULES: dict[str, Rule] = {
     f"GET {GB}/export": Rule("group_buy_closed", STAFF),
     f"GET {GB}/reconciliation": Rule("group_buy_closed", STAFF),
     "GET /api/v1/lockdown/deliveries": Rule(None, EVERYONE),
+    "GET /api/v1/lockdown/buildings/{building_id}/board": Rule("building", ALL),
     "POST /api/v1/lockdown/deliveries/{delivery_id}/delivered": Rule(
         "group_buy_delivery_assigned", DELIVERERS, method="POST", data=_key(photo_path="a/b.jpg")
     ),
@@ -241,8 +261,28 @@ PAGE_RULES: dict[str, Rule] = {
         "group_buy_ordered", RUNNERS, method="POST", data=_form(step="close")
     ),
     "lockdown:export": Rule("group_buy_closed", STAFF, data=_form(kind="sorting")),
+    "lockdown:group_buy_print": Rule("group_buy_closed", STAFF, extra={"kind": "sorting"}),
+    "lockdown:board_home": Rule(None, EVERYONE),
+    "lockdown:building_board": Rule("building", ALL),
     "lockdown:order_cancel": Rule("group_buy_order", ORDER_EDITORS, method="POST"),
     "lockdown:my_deliveries": Rule(None, EVERYONE),
     "lockdown:delivery_done": Rule("group_buy_delivery_assigned", DELIVERERS, method="POST"),
     "lockdown:delivery_confirm": Rule("group_buy_delivery_delivered", ORDER_EDITORS, method="POST"),
+    "lockdown:payments": Rule("group_buy_ordered", PAYERS),
+    "lockdown:payment_record": Rule(
+        "group_buy_order", PAYERS, method="POST", data=_form(method="cash", amount="58.00", key="m")
+    ),
+    "lockdown:payment_reverse": Rule(
+        "group_buy_payment", PAYERS, method="POST", data=_form(reason="金额登记错了", key="m")
+    ),
 }
+
+
+# Mass testing (核酸检测): its rules live in their own module, merged here.
+from tests.matrix_lockdown_testing import API_RULES as _TESTING_API_RULES  # noqa: E402
+from tests.matrix_lockdown_testing import OBJECTS as _TESTING_OBJECTS  # noqa: E402
+from tests.matrix_lockdown_testing import PAGE_RULES as _TESTING_PAGE_RULES  # noqa: E402
+
+OBJECTS.update(_TESTING_OBJECTS)
+API_RULES.update(_TESTING_API_RULES)
+PAGE_RULES.update(_TESTING_PAGE_RULES)

@@ -71,3 +71,34 @@ def test_demo_has_needs_in_every_step_of_the_loop(demo_output: str) -> None:
     assert {n.requester.name for n in Need.objects.select_related("requester")} == {
         next(lg.name for lg in demo.LOGINS if lg.key == "resident")
     }
+
+
+def test_demo_has_lockdown_operations(demo_output: str, client: Any) -> None:
+    """The lockdown pages are not empty: an open group buy with the demo resident's order and
+    the neighbours', a testing session with a batch called and households checked in, the daily
+    prevention SOP at 2.0 with a suggestion waiting, and the resident's building board shows
+    them."""
+    from huzhu.accounts.models import Person
+    from huzhu.documents.models import Document, Suggestion
+    from huzhu.lockdown.models import GroupBuy, GroupBuyState, Order
+    from huzhu.lockdown.models.testing import QueueEntry, TestingSession
+
+    assert "group buys: 1" in demo_output and "testing sessions: 1" in demo_output
+    gb = GroupBuy.objects.get(state=GroupBuyState.OPEN)
+    resident = next(lg for lg in demo.LOGINS if lg.key == "resident")
+    assert Order.objects.filter(group_buy=gb).count() > 1
+    me = Person.objects.get_by_phone(resident.phone)
+    assert Order.objects.filter(group_buy=gb, household_id=me.household_id).exists()
+    session = TestingSession.objects.get()
+    assert session.batches_called == 1
+    assert QueueEntry.objects.filter(session=session, checked_in_at__isnull=False).exists()
+    sop = Document.objects.get(kind="sop_prevention")
+    assert sop.current_version == 2 and Suggestion.objects.filter(document=sop).exists()
+    client.post("/accounts/login/", {"username": resident.phone, "password": demo.DEMO_PASSWORD})
+    board = client.get("/lockdown/board/", follow=True).content.decode()
+    assert gb.title in board and session.title in board
+    from huzhu.helpdesk.models import FAQ, Question
+
+    assert FAQ.objects.filter(question__contains="蔬菜").exists()
+    assert Question.objects.filter(routed_to__name="风控消杀", answered_at__isnull=True).exists()
+    assert "团购的蔬菜什么时候到？" in board  # the published answer on the board's FAQ

@@ -26,6 +26,12 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from conftest import ROLE_PHONES
 from tests.matrix_common import BH, BM, BR, DA, EVERYONE, FO, GL, GM, ROLES, Rule
+from tests.matrix_documents import API_RULES as DOCUMENTS_API_RULES
+from tests.matrix_documents import OBJECTS as DOCUMENTS_OBJECTS
+from tests.matrix_documents import PAGE_RULES as DOCUMENTS_PAGE_RULES
+from tests.matrix_helpdesk import API_RULES as HELPDESK_API_RULES
+from tests.matrix_helpdesk import OBJECTS as HELPDESK_OBJECTS
+from tests.matrix_helpdesk import PAGE_RULES as HELPDESK_PAGE_RULES
 from tests.matrix_lockdown import API_RULES as LOCKDOWN_API_RULES
 from tests.matrix_lockdown import OBJECTS as LOCKDOWN_OBJECTS
 from tests.matrix_lockdown import PAGE_RULES as LOCKDOWN_PAGE_RULES
@@ -309,9 +315,13 @@ PAGE_RULES: dict[str, Rule] = {
 OBJECTS.update(TIMEBANK_OBJECTS)
 OBJECTS.update(NEEDS_OBJECTS)
 OBJECTS.update(LOCKDOWN_OBJECTS)
+OBJECTS.update(HELPDESK_OBJECTS)
+OBJECTS.update(DOCUMENTS_OBJECTS)
 PAGE_RULES.update(TIMEBANK_PAGE_RULES)
 PAGE_RULES.update(NEEDS_PAGE_RULES)
 PAGE_RULES.update(LOCKDOWN_PAGE_RULES)
+PAGE_RULES.update(HELPDESK_PAGE_RULES)
+PAGE_RULES.update(DOCUMENTS_PAGE_RULES)
 
 # Routes left out of the matrix, each with its reason.
 EXEMPT = {
@@ -441,7 +451,8 @@ def test_page_matrix(name: str, own: bool, world: Any, cast: Any, client: Any) -
     rule = PAGE_RULES[name]
     route = url_names()[name]
     obj = OBJECTS[rule.obj](world, cast, own) if rule.obj else None
-    url = reverse(name, kwargs=_kwargs_for(route, obj) if obj is not None else {})
+    kwargs = _kwargs_for(route, obj) if obj is not None else {}
+    url = reverse(name, kwargs={**kwargs, **rule.extra})  # extra: non-pk URL parameters
     params: dict[str, Any] = {}
     if rule.other_param and not own:
         params[rule.other_param] = world.other_community.pk
@@ -658,6 +669,8 @@ API_RULES: dict[str, Rule] = {
 API_RULES.update(TIMEBANK_API_RULES)
 API_RULES.update(NEEDS_API_RULES)
 API_RULES.update(LOCKDOWN_API_RULES)
+API_RULES.update(HELPDESK_API_RULES)
+API_RULES.update(DOCUMENTS_API_RULES)
 
 
 def api_operations() -> dict[str, tuple[str, str]]:

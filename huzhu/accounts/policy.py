@@ -95,6 +95,30 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     ),
     "lockdown.record_payment": frozenset({R.BRANCH_HEAD, R.GROUP_LEADER, R.FINANCE_OFFICER}),
     "lockdown.order_for": frozenset({R.BRANCH_HEAD, R.BUILDING_MANAGER}),
+    # Living documents (SOPs, job descriptions; DOMAIN.md "Lockdown operations"): read one shown
+    # only to its owning group; edit it and decide on suggestions (the leader of the owning
+    # group, the branch head); suggest a change (everyone of the community who can read it —
+    # living there is enough, see huzhu.documents.queries.may_suggest).
+    "documents.view_group": frozenset(
+        {R.BRANCH_HEAD, R.GROUP_LEADER, R.GROUP_MEMBER, R.DISTRICT_ADMIN}
+    ),
+    "documents.edit": frozenset({R.BRANCH_HEAD, R.GROUP_LEADER}),
+    "documents.review_suggestion": frozenset({R.BRANCH_HEAD, R.GROUP_LEADER}),
+    "documents.suggest": frozenset(set(R.values)),
+    # Residents' questions (DOMAIN.md "Lockdown operations", 客服关爱): ask; answer the questions
+    # routed to one's group (members, its leader, the branch head); edit the routing keywords;
+    # publish an answer as an FAQ.
+    "helpdesk.ask": frozenset({R.RESIDENT}),
+    "helpdesk.answer": frozenset({R.GROUP_MEMBER, R.GROUP_LEADER, R.BRANCH_HEAD}),
+    "helpdesk.manage_rules": frozenset({R.BRANCH_HEAD}),
+    "helpdesk.publish_faq": frozenset({R.GROUP_LEADER, R.BRANCH_HEAD}),
+    # Mass testing (核酸检测 and other mass services): the staff of the group running the
+    # session (its leader and members) open it, call the batches, check households in and mark
+    # the absent; the branch head on the community; the district admin reads the counts.
+    "lockdown.run_testing": frozenset({R.BRANCH_HEAD, R.GROUP_LEADER, R.GROUP_MEMBER}),
+    "lockdown.view_testing": frozenset(
+        {R.BRANCH_HEAD, R.GROUP_LEADER, R.GROUP_MEMBER, R.DISTRICT_ADMIN}
+    ),
 }
 
 # Roles a granter may hand out: a branch head cannot make a district admin.

@@ -44,7 +44,16 @@ def _nav(request: HttpRequest) -> list[dict[str, Any]]:
         items.append((_("经纪人工作台"), reverse("needs:broker_home")))
     if policy.can_anywhere(user, "needs.manage_types"):
         items.append((_("需求类型"), reverse("needs:type_list")))
+    if policy.can_anywhere(user, "helpdesk.ask"):
+        items.append((_("我要提问"), reverse("helpdesk:ask")))
+    if policy.can_anywhere(user, "helpdesk.answer"):
+        items.append((_("问题队列"), reverse("helpdesk:queue")))
+    if policy.can_anywhere(user, "helpdesk.manage_rules"):
+        items.append((_("分派规则"), reverse("helpdesk:rules")))
     items.append((_("团购"), reverse("lockdown:group_buys")))
+    items.append((_("楼栋状态"), reverse("lockdown:board_home")))
+    items.append((_("文档"), reverse("documents:list")))
+    items.append((_("集中检测"), reverse("lockdown:testing_sessions")))
     if {"group_member", "group_leader"} & set(policy.roles_of(user)):  # type: ignore[arg-type]
         items.append((_("我的配送"), reverse("lockdown:my_deliveries")))
     items.append((_("我的积分"), reverse("timebank:my_points")))

@@ -26,9 +26,11 @@ from django.views.decorators.http import require_POST
 from huzhu.accounts import policy
 from huzhu.accounts.models import Person
 from huzhu.core import clock
+from huzhu.core.admission import page_gate
 from huzhu.core.errors import DomainError
 from huzhu.lockdown import actions, exports, queries
-from huzhu.lockdown.actions.common import RUN, VIEW
+from huzhu.lockdown.actions.common import PAY, RUN, VIEW
+from huzhu.lockdown.actions.orders import INTAKE
 from huzhu.lockdown.api.common import (
     XLSX,
     _delivery,
@@ -196,6 +198,7 @@ def group_buy_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "key": uuid.uuid4().hex,
         "staff": staff,
         "may_run": policy.can(actor, RUN, gb),
+        "may_pay": policy.can(actor, PAY, gb),
     }
     if staff:
         supplier = queries.supplier_order(gb)
@@ -243,10 +246,16 @@ def _quantities(request: HttpRequest, gb: GroupBuy) -> dict[int, int] | None:
     return out
 
 
+def _order_back(request: HttpRequest, pk: int) -> str:
+    return reverse("lockdown:group_buy", kwargs={"pk": pk})
+
+
 @login_required
 @require_POST
+@page_gate(INTAKE, back=_order_back)
 def order_submit(request: HttpRequest, pk: int) -> HttpResponse:
-    """Place my household's order, or change it (until the deadline)."""
+    """Place my household's order, or change it (until the deadline). Past the intake gate's
+    capacity: a 429 page with Retry-After, nothing written."""
     actor = _actor(request)
     gb = _group_buy(actor, pk)
     quantities = _quantities(request, gb)

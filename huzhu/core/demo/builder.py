@@ -506,6 +506,15 @@ class _Loader:
         for key, n in load_needs(logins=logins).items():
             self._add(key, n)
 
+    def lockdown(self, community: Community) -> None:
+        """The first community's group buy, testing session and SOPs (see demo/lockdown.py)."""
+        from huzhu.core.demo.lockdown import load_lockdown
+
+        by_phone = {p.person.phone: p.person for p in self.pending}
+        logins = {login.key: by_phone[login.phone] for login in LOGINS if login.phone in by_phone}
+        for key, n in load_lockdown(community=community, logins=logins, rng=self.rng).items():
+            self._add(key, n)
+
     def _add(self, key: str, n: int) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
 
@@ -526,6 +535,7 @@ class _Loader:
         self.superuser()
         self.timebank(communities[0])
         self.needs()
+        self.lockdown(communities[0])
         self._add("communities", len(communities))
         return DemoResult(self.seed, alliance, communities, self.counts)
 

@@ -18,7 +18,12 @@ from huzhu.lockdown.actions.group_buy import (
     publish_group_buy,
     record_supplier_bill,
 )
-from huzhu.lockdown.actions.money import record_payment, record_shortage, record_substitution
+from huzhu.lockdown.actions.money import (
+    record_payment,
+    record_shortage,
+    record_substitution,
+    reverse_payment,
+)
 from huzhu.lockdown.actions.orders import cancel_order, edit_order, place_order
 
 __all__ = [
@@ -40,4 +45,5 @@ __all__ = [
     "record_shortage",
     "record_substitution",
     "record_supplier_bill",
+    "reverse_payment",
 ]

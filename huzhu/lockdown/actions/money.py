@@ -4,13 +4,15 @@ A shortage of an item is borne by the households that ordered it last ("last ord
 short": the earliest orders are served in full), and each affected household gets a refund of
 the units it will not receive at the price it ordered them. Payments are recorded per
 household (cash, WeChat transfer, Alipay, other) by the leader or the finance officer; no
-payment gateway. Reconciliation is in huzhu.lockdown.queries.reconciliation.
+payment gateway. A mistaken payment record is undone by a reversal (撤销付款): a linked row of
+the opposite amount, never an edit. Reconciliation is in huzhu.lockdown.queries.reconciliation.
 """
 
 from __future__ import annotations
 
 from django.db import transaction
 from django.db.models import Sum
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 
 from huzhu.accounts import policy
@@ -268,3 +270,60 @@ def record_payment(
             new={"order": locked.pk, "method": method, "amount_fen": amount_fen},
         )
     return payment
+
+
+def reverse_payment(*, actor: Person, payment: Payment, reason: str, key: str) -> Payment:
+    """Undo a mistaken payment record (撤销付款; "lockdown.record_payment"): the record is never
+    changed (undo by reversal) — a row of the opposite amount and the same method, linked to
+    it, is appended, so the order's net paid drops back and a correct payment can be recorded.
+    A reason is required; a payment is reversed once, and a reversal is never reversed. A
+    replay of the key returns the reversal."""
+    group_buy = payment.group_buy
+    policy.require(actor, PAY, group_buy)
+    key = clean_key(key)
+    reason = clean_text(reason, "reason", 500, required=True)
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=payment.order_id)
+        replay: Payment | None = Payment.objects.filter(
+            group_buy_id=locked.group_buy_id, key=key
+        ).first()
+        if replay is not None:
+            if replay.reverses_id != payment.pk:
+                raise ConflictError("lockdown.key.reused", _("该幂等键已用于另一条记录。"))
+            return replay
+        if payment.reverses_id is not None:
+            raise ConflictError("lockdown.payment.is_reversal", _("这是一条撤销记录，不能再撤销。"))
+        done: Payment | None = Payment.objects.filter(reverses=payment).first()
+        if done is not None:
+            raise ConflictError(
+                "lockdown.payment.already_reversed",
+                _("这笔付款已于 %(when)s 撤销，不能重复撤销。")
+                % {"when": localtime(done.created_at).strftime("%Y-%m-%d %H:%M")},
+                details={"reversal_id": done.pk},
+            )
+        reversal = Payment.objects.create(
+            group_buy_id=locked.group_buy_id,
+            order=locked,
+            method=payment.method,
+            amount_fen=-payment.amount_fen,
+            reverses=payment,
+            reason=reason,
+            recorded_by=actor,
+            key=key,
+            created_at=clock.now(),
+        )
+        record(
+            "lockdown.payment.reversed",
+            actor=actor,
+            target=reversal,
+            community=group_buy.community,
+            old={"payment": payment.pk, "amount_fen": payment.amount_fen},
+            new={
+                "order": locked.pk,
+                "method": payment.method,
+                "amount_fen": reversal.amount_fen,
+                "reverses": payment.pk,
+                "reason": reason,
+            },
+        )
+    return reversal

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 
 from huzhu.accounts.models import Household, Person
 from huzhu.audit.service import record
-from huzhu.core import clock
+from huzhu.core import admission, clock
 from huzhu.core.errors import ConflictError, DomainError
 from huzhu.lockdown.actions.common import (
     S,
@@ -36,6 +36,10 @@ from huzhu.lockdown.actions.common import (
 from huzhu.lockdown.models import GroupBuy, GroupBuyItem, Order, OrderLine, OrderState
 
 MAX_QUANTITY = 10_000
+
+# Order submissions in flight per process (API and pages): past it, 429 with Retry-After at
+# once (huzhu/core/admission.py, HUZHU_INTAKE_MAX_INFLIGHT).
+INTAKE = admission.gate("lockdown.intake")
 
 
 def _share_lock_open(group_buy: GroupBuy) -> None:
@@ -189,7 +193,6 @@ def place_order(
         with transaction.atomic():
             _share_lock_open(group_buy)
             wanted, items = _clean_quantities(group_buy, quantities)
-            _take(items, wanted)
             now = clock.now()
             if existing is not None:  # placed again after a cancellation
                 order = Order.objects.select_for_update().get(pk=existing.pk)
@@ -214,10 +217,12 @@ def place_order(
                     key=key,
                     last_key=key,
                     placed_at=now,
+                    total_fen=sum(q * items[i].price_fen for i, q in wanted.items()),
                 )
                 order.save(force_insert=True)
             order.total_fen = _write_lines(order, items, wanted)
-            order.save(update_fields=None if existing is not None else ["total_fen"])
+            if existing is not None:
+                order.save()
             record(
                 "lockdown.order.placed",
                 actor=actor,
@@ -231,6 +236,10 @@ def place_order(
                     "total_fen": order.total_fen,
                 },
             )
+            # Stock last: the limited items' rows are the hot rows every order updates; taken
+            # just before the commit, their row locks are held for the commit only, not for
+            # the order's other statements (a refusal still rolls everything back).
+            _take(items, wanted)
     except IntegrityError:
         winner = Order.objects.filter(group_buy=group_buy, household=household).first()
         if winner is not None and winner.key == key:

@@ -3,7 +3,8 @@
 
 Who: the 团长 holds "lockdown.run_group_buy" on the group running the buy (or the branch head
 on the community); "lockdown.view_group_buy" reads the orders, the supplier's order, the
-sorting sheets, the labels and the reconciliation; "lockdown.record_payment" records payments;
+sorting sheets, the labels and the reconciliation; "lockdown.record_payment" records payments,
+lists a buy's payment records and reverses a mistaken one (payments.py);
 residents of a covered building see the buy and order for their own household ("lockdown.
 order_for" orders for another); the assigned logistics volunteer marks a delivery.
 
@@ -17,7 +18,7 @@ idempotent by state.
 from huzhu.lockdown.api.common import router
 
 # isort: off
-from huzhu.lockdown.api import group_buys, orders, sheets  # noqa: F401
+from huzhu.lockdown.api import board, group_buys, orders, payments, sheets, testing  # noqa: F401
 # isort: on
 
 __all__ = ["router"]

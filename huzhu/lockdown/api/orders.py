@@ -7,13 +7,16 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from ninja import Query
+from ninja.decorators import decorate_view
 from ninja.responses import Status as Reply
 
 from huzhu.accounts.api.schemas import PathId
 from huzhu.accounts.models import Household
+from huzhu.core.admission import BUSY, api_gate
 from huzhu.core.api import ERRORS, PageIn, paginate
 from huzhu.core.errors import DomainError
 from huzhu.lockdown import actions
+from huzhu.lockdown.actions.orders import INTAKE
 from huzhu.lockdown.api.common import (
     DeliverIn,
     DeliveryOut,
@@ -62,13 +65,16 @@ def _quantities(lines: list[LineIn]) -> dict[int, int]:
 
 @router.post(
     "lockdown/group-buys/{int:group_buy_id}/orders",
-    response={200: OrderOut, 201: OrderOut, **ERRORS},
+    response={200: OrderOut, 201: OrderOut, **ERRORS, **BUSY},
     operation_id="huzhu_lockdown_api_place_order",
 )
+@decorate_view(api_gate(INTAKE))
 def place_order(request: HttpRequest, group_buy_id: PathId, payload: OrderIn) -> Reply[OrderOut]:
     """Order for my household (or, with "lockdown.order_for", for ``household_id``) until the
     deadline. 201; a replay of the key answers 200 with the order as it stands; 409
-    ``lockdown.item.sold_out`` when an item has not enough stock left."""
+    ``lockdown.item.sold_out`` when an item has not enough stock left; 429 ``core.overloaded``
+    with ``Retry-After`` (seconds) at once when the process has as many submissions in flight
+    as ``HUZHU_INTAKE_MAX_INFLIGHT`` (nothing written: send the same key again later)."""
     actor = actor_of(request)
     key = key_of(request, payload.idempotency_key)
     gb = _group_buy(actor, group_buy_id)
@@ -91,7 +97,12 @@ def place_order(request: HttpRequest, group_buy_id: PathId, payload: OrderIn) ->
         quantities=_quantities(payload.lines),
         key=key,
     )
-    return Reply(200 if replay else 201, _order_out(_order(actor, order.pk)))
+    # The action placed (or replayed) it for the actor's household or one they order for:
+    # they may see it, so it is read once, for the output only.
+    return Reply(
+        200 if replay else 201,
+        _order_out(orders_for_output(Order.objects.filter(pk=order.pk)).get()),
+    )
 
 
 @router.get(
@@ -123,9 +134,10 @@ def get_order(request: HttpRequest, order_id: PathId) -> OrderOut:
 
 @router.post(
     "lockdown/orders/{int:order_id}/edit",
-    response={200: OrderOut, **ERRORS},
+    response={200: OrderOut, **ERRORS, **BUSY},
     operation_id="huzhu_lockdown_api_edit_order",
 )
+@decorate_view(api_gate(INTAKE))
 def edit_order(request: HttpRequest, order_id: PathId, payload: OrderIn) -> OrderOut:
     """Change the quantities until the deadline (the stock held is returned first)."""
     actor = actor_of(request)

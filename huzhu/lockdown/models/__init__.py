@@ -1,4 +1,5 @@
-"""Lockdown operations (DOMAIN.md "Lockdown operations", seed 000): group buying (团购)."""
+"""Lockdown operations (DOMAIN.md "Lockdown operations", seed 000): group buying (团购) and
+mass testing sessions (核酸检测)."""
 
 from huzhu.lockdown.models.group_buy import (
     Delivery,
@@ -17,8 +18,17 @@ from huzhu.lockdown.models.records import (
     ShortageReason,
     Substitution,
 )
+from huzhu.lockdown.models.testing import (
+    CheckInMethod,
+    QueueEntry,
+    TestingBatch,
+    TestingKind,
+    TestingSession,
+    TestingState,
+)
 
 __all__ = [
+    "CheckInMethod",
     "Delivery",
     "GroupBuy",
     "GroupBuyItem",
@@ -28,8 +38,13 @@ __all__ = [
     "OrderState",
     "Payment",
     "PaymentMethod",
+    "QueueEntry",
     "Refund",
     "Shortage",
     "ShortageReason",
     "Substitution",
+    "TestingBatch",
+    "TestingKind",
+    "TestingSession",
+    "TestingState",
 ]

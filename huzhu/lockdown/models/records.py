@@ -92,7 +92,9 @@ class PaymentMethod(models.TextChoices):
 
 class Payment(AppendOnlyModel):
     """A household's payment for its order, recorded by the leader or the finance officer (no
-    payment gateway: the money moved outside the system)."""
+    payment gateway: the money moved outside the system). A mistaken record is never changed:
+    it is undone by a reversal (撤销付款), a row of the opposite amount linked to it by
+    ``reverses`` (one per payment), so every sum of ``amount_fen`` is the net paid."""
 
     group_buy = models.ForeignKey(
         "lockdown.GroupBuy", on_delete=models.PROTECT, related_name="payments"
@@ -101,6 +103,15 @@ class Payment(AppendOnlyModel):
     method = models.CharField(_("支付方式"), max_length=8, choices=PaymentMethod.choices)
     amount_fen = models.BigIntegerField(_("金额（分）"))
     note = models.CharField(_("说明"), max_length=200, blank=True)
+    reverses = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reversal",
+        verbose_name=_("撤销的付款"),
+    )
+    reason = models.CharField(_("撤销原因"), max_length=500, blank=True)
     recorded_by = models.ForeignKey("accounts.Person", on_delete=models.PROTECT, related_name="+")
     key = models.CharField(max_length=128)
     created_at = models.DateTimeField()
@@ -110,5 +121,11 @@ class Payment(AppendOnlyModel):
         verbose_name_plural = _("付款记录")
         constraints = [
             models.UniqueConstraint(fields=["group_buy", "key"], name="payment_unique_key"),
-            models.CheckConstraint(condition=models.Q(amount_fen__gt=0), name="payment_positive"),
+            # A payment is positive; only a reversal (linked to the payment it undoes) is
+            # negative.
+            models.CheckConstraint(
+                condition=models.Q(amount_fen__gt=0, reverses__isnull=True)
+                | models.Q(amount_fen__lt=0, reverses__isnull=False),
+                name="payment_positive_or_reversal",
+            ),
         ]
