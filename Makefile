@@ -38,12 +38,21 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy huzhu config
 
+# Each half writes its logs to test-output/logs/suite-<db>.log (HUZHU_LOG_FILE) and then
+# scans them: a plaintext phone or ID number in them fails the run (huzhu/core/logscan.py).
 test-sqlite: setup
-	env -u DATABASE_URL $(BIN)/pytest -p no:cacheprovider --cov --cov-report=term:skip-covered \
+	mkdir -p test-output/logs && rm -f test-output/logs/suite-sqlite.log
+	env -u DATABASE_URL HUZHU_LOG_FILE=test-output/logs/suite-sqlite.log \
+		$(BIN)/pytest -p no:cacheprovider --cov --cov-report=term:skip-covered \
 		--cov-report=xml:test-output/coverage-sqlite.xml
+	$(BIN)/python -m huzhu.core.logscan test-output/logs/suite-sqlite.log
 
 test-postgres: setup
-	bash scripts/test-postgres.sh
+	mkdir -p test-output/logs && rm -f test-output/logs/suite-postgres.log
+	HUZHU_LOG_FILE=test-output/logs/suite-postgres.log bash scripts/test-postgres.sh
+	@# no log file: PostgreSQL was unreachable and that half was skipped (reported above)
+	if [ -f test-output/logs/suite-postgres.log ]; then \
+		$(BIN)/python -m huzhu.core.logscan test-output/logs/suite-postgres.log; fi
 
 ## make messages: refresh the translation catalogue after changing user-facing strings
 messages: setup

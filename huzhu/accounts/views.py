@@ -34,6 +34,7 @@ from huzhu.accounts.forms import (
     PersonCreateForm,
     PersonEditForm,
     PersonFilterForm,
+    PhoneLoginForm,
     ProfileForm,
     RevealForm,
     SkillForm,
@@ -50,7 +51,8 @@ from huzhu.accounts.models import (
     Status,
     Weekday,
 )
-from huzhu.core import clock
+from huzhu.accounts.pii import normalize_phone
+from huzhu.core import clock, ratelimit
 from huzhu.core.errors import DomainError
 from huzhu.orgs.models import Building, Community
 
@@ -119,6 +121,41 @@ def _location(person: Person) -> dict[str, Any] | None:
     else:
         source = _("所在社区")
     return {"latitude": position[0], "longitude": position[1], "source": source}
+
+
+# --- signing in ---------------------------------------------------------------------------
+
+
+class LoginView(auth_views.LoginView):
+    """The sign-in page, with a bound on failed attempts per phone number and per client IP
+    (``HUZHU_LOGIN_MAX_FAILURES_PER_*``): past it, 429 with ``Retry-After`` until the window
+    ends, even for the right password. A success clears the phone number's failures."""
+
+    template_name = "accounts/login.html"
+    authentication_form = PhoneLoginForm
+    redirect_authenticated_user = True
+    limits: list[ratelimit.Limit]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        phone = normalize_phone(str(request.POST.get("username", "")))
+        self.limits = ratelimit.login_limits(request, phone)
+        wait = ratelimit.blocked(self.limits)
+        if wait:
+            return ratelimit.too_many_page(request, wait)
+        response: HttpResponse = super().post(request, *args, **kwargs)
+        return response
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        ratelimit.record_failure(self.limits)
+        response: HttpResponse = super().form_invalid(form)
+        return response
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        for limit in self.limits:
+            if limit.scope == "login-phone":
+                limit.reset()
+        response: HttpResponse = super().form_valid(form)
+        return response
 
 
 # --- my own pages -------------------------------------------------------------------------
