@@ -16,9 +16,12 @@ import datetime as dt
 import json
 import os
 import platform
+import socket
 import statistics
+import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -336,3 +339,62 @@ def write_results(
         json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
     )
     return path
+
+
+def start_granian(
+    label: str, workers: int, threads: int, log_path: Path
+) -> tuple[subprocess.Popen[bytes], int]:
+    """The project's WSGI app (``config.wsgi`` with ``bench.settings``, DEBUG off, persistent
+    connections) under granian on a free local port, answered once ``/bench/ping/`` says ok.
+    Its output goes to ``log_path``; returns the process and the port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    granian = Path(sys.executable).with_name("granian")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "DATABASE_URL": bench_url(),
+        "HUZHU_DEBUG": "0",
+        "HUZHU_TASKS_BACKEND": "database",
+        "HUZHU_DB_CONN_MAX_AGE": "600",
+        "PYTHONPATH": str(ROOT),
+    }
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(  # noqa: S603 - the venv's granian, arguments built here
+            [
+                str(granian),
+                "--interface",
+                "wsgi",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--blocking-threads",
+                str(threads),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+                "config.wsgi:application",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            err = log_path.read_text(errors="replace")
+            raise BenchError(f"{label}: granian exited: {err[-500:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/ping/", timeout=2) as resp:
+                if resp.status == 200:
+                    return proc, port
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise BenchError(f"{label}: granian did not answer within 60 s")

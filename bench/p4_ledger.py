@@ -27,7 +27,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -52,6 +51,7 @@ from bench.harness import (
     fmt_seconds,
     median,
     say,
+    start_granian,
 )
 
 FULL_PEOPLE = 10_000
@@ -354,59 +354,7 @@ class P4:
         ]
 
     def start_server(self) -> tuple[subprocess.Popen[bytes], int]:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        granian = Path(sys.executable).with_name("granian")
-        LOG_PATH.parent.mkdir(parents=True, exist_ok=True)
-        log = LOG_PATH.open("wb")
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "bench.settings",
-            "DATABASE_URL": bench_url(),
-            "HUZHU_DEBUG": "0",
-            "HUZHU_TASKS_BACKEND": "database",
-            "HUZHU_DB_CONN_MAX_AGE": "600",
-            "PYTHONPATH": str(ROOT),
-        }
-        proc = subprocess.Popen(  # noqa: S603 - the venv's granian, arguments built here
-            [
-                str(granian),
-                "--interface",
-                "wsgi",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                str(HTTP_WORKERS),
-                "--blocking-threads",
-                str(HTTP_THREADS),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-                "config.wsgi:application",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                err = LOG_PATH.read_text(errors="replace")
-                raise BenchError(f"P4: granian exited: {err[-500:]}")
-            try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{port}/bench/ping/", timeout=2
-                ) as resp:
-                    if resp.status == 200:
-                        return proc, port
-            except OSError:
-                time.sleep(0.3)
-        proc.kill()
-        raise BenchError("P4: granian did not answer within 60 s")
+        return start_granian("P4", HTTP_WORKERS, HTTP_THREADS, LOG_PATH)
 
     def run_http(self, port: int, path: str, label: str, round_no: int) -> Rate:
         tag = f"{self.tag}-{label}{round_no}"

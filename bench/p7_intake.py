@@ -35,14 +35,11 @@ import json
 import math
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from bench.harness import (
@@ -51,12 +48,12 @@ from bench.harness import (
     Context,
     Result,
     alternate,
-    bench_url,
     execute,
     fmt_int,
     fmt_seconds,
     median,
     say,
+    start_granian,
     vacuum,
 )
 
@@ -302,57 +299,7 @@ class P7:
         )
 
     def start_server(self) -> tuple[subprocess.Popen[bytes], int]:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        granian = Path(sys.executable).with_name("granian")
-        LOG_PATH.parent.mkdir(parents=True, exist_ok=True)
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "bench.settings",
-            "DATABASE_URL": bench_url(),
-            "HUZHU_DEBUG": "0",
-            "HUZHU_TASKS_BACKEND": "database",
-            "HUZHU_DB_CONN_MAX_AGE": "600",
-            "PYTHONPATH": str(ROOT),
-        }
-        proc = subprocess.Popen(  # noqa: S603 - the venv's granian, arguments built here
-            [
-                str(granian),
-                "--interface",
-                "wsgi",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                str(HTTP_WORKERS),
-                "--blocking-threads",
-                str(HTTP_THREADS),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-                "config.wsgi:application",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=LOG_PATH.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise BenchError(f"P7: granian exited: {LOG_PATH.read_text()[-500:]}")
-            try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{port}/bench/ping/", timeout=2
-                ) as resp:
-                    if resp.status == 200:
-                        return proc, port
-            except OSError:
-                time.sleep(0.3)
-        proc.kill()
-        raise BenchError("P7: granian did not answer within 60 s")
+        return start_granian("P7", HTTP_WORKERS, HTTP_THREADS, LOG_PATH)
 
     def run_round(self, port: int, side: str, round_no: int, clients: int) -> Round:
         label = f"{side}{round_no}"
