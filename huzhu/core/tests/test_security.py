@@ -127,6 +127,7 @@ def _plain_paths(patterns: list[URLPattern | URLResolver], prefix: str = "") -> 
 def test_policy_forbids_inline_script_and_framing():
     directives = dict(d.split(" ", 1) for d in CONTENT_SECURITY_POLICY.split("; "))
     assert directives["script-src"] == "'self'"
+    assert directives["style-src"] == "'self'"
     assert directives["frame-ancestors"] == "'none'"
     assert directives["object-src"] == "'none'"
     assert directives["default-src"] == "'self'"
@@ -173,6 +174,22 @@ def test_templates_have_no_inline_script():
             if "javascript:" in text.lower():
                 found.append(f"{path.relative_to(ROOT)}: javascript: URL")
     assert not found, found
+
+
+_INLINE_STYLE = re.compile(r"<style\b|\sstyle\s*=", re.I)
+
+
+def test_templates_have_no_inline_style():
+    """style-src 'self' ignores a <style> block or a style attribute: styles live in
+    static/css."""
+    found = [
+        f"{path.relative_to(ROOT)}: {m.group(0)}"
+        for folder in _TEMPLATE_DIRS
+        for path in folder.rglob("*.html")
+        for m in _INLINE_STYLE.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert not found, found
+    assert _INLINE_STYLE.search('<p style="color:red">') and _INLINE_STYLE.search("<style>")
 
 
 def test_the_inline_script_check_finds_one():
