@@ -1,4 +1,4 @@
-"""On PostgreSQL, the database itself refuses UPDATE, DELETE and TRUNCATE of audit rows."""
+"""On PostgreSQL, the database itself refuses UPDATE and DELETE of audit rows."""
 
 from django.db import migrations
 
