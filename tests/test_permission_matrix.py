@@ -16,6 +16,7 @@ Expected answers, from one rule per route (the roles allowed on the in-scope obj
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -673,7 +674,9 @@ API_RULES.update(HELPDESK_API_RULES)
 API_RULES.update(DOCUMENTS_API_RULES)
 
 
+@functools.cache
 def api_operations() -> dict[str, tuple[str, str]]:
+    """Every operation of the OpenAPI schema (built once: building it takes seconds)."""
     from config.api import api
 
     schema = api.get_openapi_schema()
