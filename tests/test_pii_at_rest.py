@@ -136,9 +136,11 @@ def test_demo_people_have_valid_unique_pii_and_the_printed_logins_work() -> None
             roles = set(person.grants.values_list("role", flat=True))
             assert {"resident", login.key} <= roles, (login.key, roles)
     # Audit rows are forever: the demo writes only what its actions audit — the time bank's
-    # ledger and the needs' service loop — and never a reveal of personal data.
+    # ledger, the needs' service loop and the lockdown operations (group buy, testing, SOPs,
+    # questions) — and never a reveal of personal data.
     codes = set(AuditEntry.objects.values_list("code", flat=True))
-    assert codes and all(c.startswith(("timebank.", "needs.")) for c in codes), codes
+    domains = ("timebank.", "needs.", "lockdown.", "documents.", "helpdesk.")
+    assert codes and all(c.startswith(domains) for c in codes), codes
     assert not any("reveal" in c for c in codes), codes
     again = _load_demo_small()
     assert "already loaded" in again
